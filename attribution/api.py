@@ -1,0 +1,190 @@
+"""Running models on journeys: the one call behind `attribution run`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from attribution.errors import ModelError, NeedsTimesError
+from attribution.journeys import Journeys
+from attribution.models.base import Model
+from attribution.registry import get_registry
+from attribution.spec import make_model
+
+__all__ = ["AttributionResult", "ModelRun", "attribute", "summarise"]
+
+CREDIT_COLUMNS = ("model", "channel", "conversions", "value", "share")
+
+
+@dataclass
+class ModelRun:
+    """One model's run: its label (the spec as written), the fitted model, its credit."""
+
+    label: str
+    model: Model
+    credits: pl.DataFrame  # channel, conversions, value
+
+
+@dataclass
+class AttributionResult:
+    """Credits of several models on the same journeys, with the accounts."""
+
+    journeys: Journeys
+    runs: list[ModelRun]
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (model, reason)
+    load_errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def credits(self) -> pl.DataFrame:
+        """The long credit table ``model, channel, conversions, value, share``.
+
+        ``share`` is the channel's conversions over the model's credited
+        conversions (null when the model credited none).
+        """
+        frames = []
+        for run in self.runs:
+            total = float(run.credits["conversions"].sum())
+            frames.append(
+                run.credits.select(
+                    pl.lit(run.label).alias("model"),
+                    pl.col("channel"),
+                    pl.col("conversions"),
+                    pl.col("value"),
+                    (pl.col("conversions") / total if total != 0 else pl.lit(None))
+                    .cast(pl.Float64)
+                    .alias("share"),
+                )
+            )
+        if not frames:
+            return pl.DataFrame(
+                schema={
+                    "model": pl.String,
+                    "channel": pl.String,
+                    "conversions": pl.Float64,
+                    "value": pl.Float64,
+                    "share": pl.Float64,
+                }
+            )
+        return pl.concat(frames)
+
+    def wide(self, measure: str = "conversions") -> pl.DataFrame:
+        """Channels as rows, models as columns, for one measure of the credit table."""
+        long = self.credits
+        labels = [run.label for run in self.runs]
+        out = pl.DataFrame({"channel": list(self.journeys.channels)}, schema={"channel": pl.String})
+        for label in labels:
+            col = long.filter(pl.col("model") == label).select(
+                "channel", pl.col(measure).alias(label)
+            )
+            out = out.join(col, on="channel", how="left", maintain_order="left")
+        return out
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        return summarise(self.journeys)
+
+    def details(self) -> dict[str, Any]:
+        """Each model's extras (removal effects, ...), keyed by label."""
+        return {
+            run.label: {
+                "model": run.model.name,
+                "params": run.model.get_params(),
+                **run.model.details(),
+            }
+            for run in self.runs
+        }
+
+    def to_dict(self, *, details: bool = False) -> dict[str, Any]:
+        doc: dict[str, Any] = {"summary": self.summary, "credits": self.credits.to_dicts()}
+        if self.skipped:
+            doc["skipped"] = [{"model": m, "reason": r} for m, r in self.skipped]
+        if self.load_errors:
+            doc["load_errors"] = self.load_errors
+        if details:
+            doc["details"] = self.details()
+        return doc
+
+
+def summarise(journeys: Journeys) -> dict[str, Any]:
+    """The run summary: what went in and what was credited or not."""
+    un = journeys.unattributed
+    customers = None
+    if journeys.customer is not None:
+        customers = len(np.unique(journeys.customer))
+    return {
+        "journeys": journeys.n_journeys,
+        "converting_journeys": journeys.total_conversions,
+        "null_journeys": journeys.total_nulls,
+        "customers": customers,
+        "channels": journeys.n_channels,
+        "conversions": journeys.total_conversions + un.conversions,
+        "attributed_conversions": journeys.total_conversions,
+        "unattributed_conversions": un.conversions,
+        "conversion_value": journeys.total_value + un.value,
+        "attributed_value": journeys.total_value,
+        "unattributed_value": un.value,
+        "has_times": journeys.has_times,
+    }
+
+
+def _label(spec: str | Model) -> str:
+    return spec.strip() if isinstance(spec, str) else spec.spec()
+
+
+def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -> AttributionResult:
+    """Run ``models`` (specs like ``"time_decay:half_life_days=3"`` or model
+    objects) on ``journeys``; ``None`` runs every registered model.
+
+    Models asked for by name that need touch times raise
+    :class:`~attribution.errors.NeedsTimesError` on a paths-only input; when
+    all models run, those are skipped with a reason instead. A model asked for
+    twice gets a ``#2`` after its label.
+    """
+    skipped: list[tuple[str, str]] = []
+    errors: dict[str, str] = {}
+    if models is None:
+        loaded, errors = get_registry().load_all()
+        chosen: list[tuple[str, Model]] = []
+        for name, cls in loaded.items():
+            if cls.needs_times and not journeys.has_times:
+                skipped.append((name, "needs touch times; the input has none (paths table)"))
+                continue
+            chosen.append((name, cls()))
+    else:
+        chosen = [(_label(spec), make_model(spec)) for spec in models]
+        if not chosen:
+            raise ModelError("no model to run")
+    runs: list[ModelRun] = []
+    seen: dict[str, int] = {}
+    for label, model in chosen:
+        seen[label] = seen.get(label, 0) + 1
+        if seen[label] > 1:
+            label = f"{label}#{seen[label]}"
+        runs.append(ModelRun(label, model, run_model(model, journeys)))
+    return AttributionResult(journeys, runs, skipped, errors)
+
+
+def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:
+    """``model.attribute(journeys)`` with the contract's checks around it."""
+    if model.needs_times and not journeys.has_times:
+        raise NeedsTimesError(
+            f"model '{model.name}' needs touch times, but the input is a paths table "
+            "without them; give events with timestamps or choose another model"
+        )
+    credits = model.attribute(journeys)
+    expected = {"channel", "conversions", "value"}
+    if not isinstance(credits, pl.DataFrame) or not expected <= set(credits.columns):
+        found = credits.columns if isinstance(credits, pl.DataFrame) else type(credits).__name__
+        raise ModelError(
+            f"model '{model.name}' returned {found}; expected a frame with columns "
+            "channel, conversions, value"
+        )
+    return credits.select(
+        pl.col("channel").cast(pl.String),
+        pl.col("conversions").cast(pl.Float64),
+        pl.col("value").cast(pl.Float64),
+    )

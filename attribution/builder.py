@@ -1,0 +1,256 @@
+"""The path builder: validated events in, columnar journeys out."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import polars as pl
+
+from attribution.errors import InputError
+from attribution.io import (
+    EventColumns,
+    Source,
+    is_paths_frame,
+    read_events,
+    read_paths,
+    scan_frame,
+)
+from attribution.journeys import Journeys, Unattributed
+
+__all__ = ["build_journeys", "journeys_from_paths", "load_journeys"]
+
+_US_PER_DAY = 86_400e6
+
+
+def build_journeys(
+    events: pl.DataFrame,
+    *,
+    conversions: pl.DataFrame | None = None,
+    lookback_days: float | None = 30.0,
+    collapse_repeats: bool = False,
+    max_touches: int | None = None,
+) -> Journeys:
+    """Split validated events (from :func:`read_events`) into journeys.
+
+    Rules (DESIGN.md): events are sorted by customer and time, touches before a
+    conversion at the same instant (remaining ties by channel name, so the
+    input's row order never matters). Each conversion closes a journey of the
+    customer's touches since the previous conversion that lie at most
+    ``lookback_days`` before it (``None``: no limit). The touches after a
+    customer's last conversion form one null journey, its window counting back
+    from its last touch. A conversion left with no touch is *unattributed*:
+    counted in ``Journeys.unattributed``, never dropped.
+
+    Parameters
+    ----------
+    events, conversions : DataFrame
+        Frames as returned by :func:`attribution.io.read_events`; ``conversions``
+        holds extra conversion rows from a separate source.
+    lookback_days : float or None
+        Window length in days; touches exactly at the limit are kept.
+    collapse_repeats : bool
+        Merge consecutive touches of one channel into one (the latest is kept,
+        with its time).
+    max_touches : int or None
+        Keep only the last ``max_touches`` touches of each journey.
+    """
+    if lookback_days is not None and not (lookback_days >= 0 and math.isfinite(lookback_days)):
+        raise InputError(f"lookback must be a number of days >= 0 or none, got {lookback_days}")
+    if max_touches is not None and max_touches < 1:
+        raise InputError(f"max touches must be at least 1, got {max_touches}")
+    if conversions is not None:
+        if events.schema["customer"] != conversions.schema["customer"]:
+            events = events.with_columns(pl.col("customer").cast(pl.String))
+            conversions = conversions.with_columns(pl.col("customer").cast(pl.String))
+        events = pl.concat([events, conversions.select(events.columns)], how="vertical")
+
+    channels = tuple(
+        events.lazy()
+        .filter(~pl.col("is_conversion"))
+        .select(pl.col("channel").unique().sort())
+        .collect()["channel"]
+        .to_list()
+    )
+    if events.height == 0:
+        return Journeys.empty(channels)
+
+    ordered = (
+        events.lazy()
+        .sort(["customer", "time", "is_conversion", "channel", "value"], nulls_last=True)
+        .select(
+            new_customer=(pl.col("customer") != pl.col("customer").shift()).fill_null(True),
+            is_conversion=pl.col("is_conversion"),
+            time=pl.col("time").dt.epoch("us"),
+            code=pl.col("channel").cast(pl.Enum(channels)).to_physical().cast(pl.UInt32),
+            value=pl.col("value"),
+        )
+        .collect()
+    )
+    new_customer = ordered["new_customer"].to_numpy()
+    is_conv = ordered["is_conversion"].to_numpy()
+    time = ordered["time"].to_numpy()
+    n = len(is_conv)
+
+    # A journey is a run of rows that starts at a new customer or right after
+    # a conversion; its last row is its conversion or, for a null journey, its
+    # last touch.
+    starts = new_customer.copy()
+    starts[1:] |= is_conv[:-1]
+    journey_of_row = np.cumsum(starts) - 1
+    first_row = np.flatnonzero(starts)
+    last_row = np.append(first_row[1:], n) - 1
+    converted = is_conv[last_row]
+    end_time = time[last_row]
+    customer = (np.cumsum(new_customer) - 1)[first_row]
+
+    touch = np.flatnonzero(~is_conv)
+    t_journey = journey_of_row[touch]
+    days = (end_time[t_journey] - time[touch]) / _US_PER_DAY
+    codes = ordered["code"].to_numpy()[touch]
+
+    keep = np.ones(len(touch), dtype=bool)
+    if lookback_days is not None:
+        keep &= days <= lookback_days
+    if collapse_repeats:
+        kept = np.flatnonzero(keep)
+        same_as_next = (t_journey[kept[:-1]] == t_journey[kept[1:]]) & (
+            codes[kept[:-1]] == codes[kept[1:]]
+        )
+        keep[kept[:-1][same_as_next]] = False
+    if max_touches is not None:
+        kept = np.flatnonzero(keep)
+        per_journey = np.bincount(t_journey[kept], minlength=len(first_row))
+        # rank from the end: touches after this one in the same journey
+        rank_in = np.arange(len(kept)) - np.repeat(
+            np.concatenate([[0], np.cumsum(per_journey)[:-1]]), per_journey
+        )
+        from_end = per_journey[t_journey[kept]] - 1 - rank_in
+        keep[kept[from_end >= max_touches]] = False
+
+    t_journey, days, codes = t_journey[keep], days[keep], codes[keep]
+    lengths = np.bincount(t_journey, minlength=len(first_row))
+    has_touch = lengths > 0
+    values = ordered["value"].to_numpy()[last_row]
+    lost = converted & ~has_touch
+    unattributed = Unattributed(conversions=float(lost.sum()), value=float(values[lost].sum()))
+
+    rows = np.flatnonzero(has_touch)
+    conv = converted[rows].astype(np.float64)
+    return Journeys(
+        channels=channels,
+        codes=codes.astype(np.uint32),
+        offsets=np.concatenate([[0], np.cumsum(lengths[rows])]).astype(np.int64),
+        conversions=conv,
+        value=np.where(converted[rows], values[rows], 0.0).astype(np.float64),
+        nulls=1.0 - conv,
+        days_before=days.astype(np.float64),
+        customer=customer[rows].astype(np.int64),
+        unattributed=unattributed,
+    )
+
+
+def journeys_from_paths(
+    paths: pl.DataFrame, *, collapse_repeats: bool = False, max_touches: int | None = None
+) -> Journeys:
+    """Journeys (without touch times) from :func:`attribution.io.read_paths`' frame."""
+    if max_touches is not None and max_touches < 1:
+        raise InputError(f"max touches must be at least 1, got {max_touches}")
+    paths = paths.filter((pl.col("conversions") > 0) | (pl.col("nulls") > 0))
+    exploded = paths.select(pl.col("channels").list.len().alias("n"), "channels")
+    channels = tuple(exploded["channels"].explode().drop_nulls().unique().sort().to_list())
+    flat = exploded["channels"].explode()
+    codes = flat.cast(pl.Enum(channels)).to_physical().to_numpy().astype(np.uint32)
+    lengths = exploded["n"].to_numpy().astype(np.int64)
+    journeys = Journeys(
+        channels=channels,
+        codes=codes,
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        conversions=paths["conversions"].to_numpy().astype(np.float64),
+        value=paths["value"].to_numpy().astype(np.float64),
+        nulls=paths["nulls"].to_numpy().astype(np.float64),
+    )
+    if collapse_repeats or max_touches is not None:
+        journeys = _trim_paths(journeys, collapse_repeats, max_touches)
+    return journeys
+
+
+def _trim_paths(j: Journeys, collapse: bool, max_touches: int | None) -> Journeys:
+    row = j.row_of_touch
+    keep = np.ones(j.n_touches, dtype=bool)
+    if collapse:
+        same = (row[:-1] == row[1:]) & (j.codes[:-1] == j.codes[1:])
+        keep[:-1][same] = False
+    if max_touches is not None:
+        kept = np.flatnonzero(keep)
+        per = np.bincount(row[kept], minlength=j.n_rows)
+        rank = np.arange(len(kept)) - np.repeat(np.concatenate([[0], np.cumsum(per)[:-1]]), per)
+        keep[kept[per[row[kept]] - 1 - rank >= max_touches]] = False
+    lengths = np.bincount(row[keep], minlength=j.n_rows)
+    return Journeys(
+        channels=j.channels,
+        codes=j.codes[keep],
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        conversions=j.conversions,
+        value=j.value,
+        nulls=j.nulls,
+        unattributed=j.unattributed,
+    )
+
+
+def load_journeys(
+    source: Source,
+    *,
+    conversions: Source | None = None,
+    columns: EventColumns | None = None,
+    conversion_event: str = "conversion",
+    time_unit: str | None = None,
+    delimiter: str | None = None,
+    path_sep: str = ">",
+    lookback_days: float | None = 30.0,
+    collapse_repeats: bool = False,
+    max_touches: int | None = None,
+) -> Journeys:
+    """Read a file or frame of events, or a paths table, and build journeys.
+
+    A source whose columns include ``path`` and ``total_conversions`` is read as a
+    ChannelAttribution paths table (no touch times); anything else as events
+    (see :func:`attribution.io.read_events` for the schema). This is what the
+    CLI's commands call.
+    """
+    cols = columns or EventColumns()
+    names = scan_frame(source, delimiter=delimiter).collect_schema().names()
+    if is_paths_frame(names) and cols.channel not in names:
+        if conversions is not None:
+            raise InputError("a separate conversions file goes with events, not with a paths table")
+        frame = read_paths(source, path_sep=path_sep, delimiter=delimiter)
+        return journeys_from_paths(
+            frame, collapse_repeats=collapse_repeats, max_touches=max_touches
+        )
+    events = read_events(
+        source,
+        columns=cols,
+        conversion_event=None if conversions is not None else conversion_event,
+        time_unit=time_unit,
+        delimiter=delimiter,
+    )
+    extra = None
+    if conversions is not None:
+        extra = read_events(
+            conversions,
+            columns=cols,
+            time_unit=time_unit,
+            delimiter=delimiter,
+            conversions_only=True,
+        )
+    if events.height == 0 and (extra is None or extra.height == 0):
+        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "input frame"
+        raise InputError(f"{where} has no events (it has a header but no rows)")
+    return build_journeys(
+        events,
+        conversions=extra,
+        lookback_days=lookback_days,
+        collapse_repeats=collapse_repeats,
+        max_touches=max_touches,
+    )

@@ -1,0 +1,270 @@
+"""The columnar journeys container that every model takes as input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import polars as pl
+
+__all__ = ["Journeys", "Unattributed"]
+
+
+@dataclass(frozen=True)
+class Unattributed:
+    """Conversions of the input that no journey carries (no touch in their window)."""
+
+    conversions: float = 0.0
+    value: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Journeys:
+    """Journeys (or aggregated paths) as flat arrays: the models' one input type.
+
+    Row ``j`` is a journey, or a distinct path standing for several journeys.
+    Its touches are ``codes[offsets[j]:offsets[j + 1]]``, oldest first (CSR).
+    A row stands for ``conversions[j]`` converting journeys worth ``value[j]``
+    in all, plus ``nulls[j]`` journeys of the same path that did not convert.
+    A journey built from events has exactly one of the two equal to 1; a row of
+    a ChannelAttribution paths table may have both. This is the paths-table
+    layout, so aggregating never has to split rows.
+
+    This class is public, stable API for model authors.
+
+    Attributes
+    ----------
+    channels : tuple of str
+        Channel names; ``codes`` index into it. Sorted, distinct.
+    codes : ndarray of uint32, shape (n_touches,)
+        Channel code of every touch, journey after journey.
+    offsets : ndarray of int64, shape (n_rows + 1,)
+        Start of each row's touches in ``codes``; ``offsets[-1] == n_touches``.
+        Every row has at least one touch.
+    conversions, value, nulls : ndarray of float64, shape (n_rows,)
+        Converting journeys, their total value, and null journeys per row.
+    days_before : ndarray of float64, shape (n_touches,), or None
+        Days from each touch to its journey's conversion (for a null journey,
+        to its last touch). None when the input had no touch times (paths).
+    customer : ndarray of int64, shape (n_rows,), or None
+        Customer index of each journey when built from events, else None.
+    unattributed : Unattributed
+        Conversions of the input that have no journey, kept for the accounts.
+    """
+
+    channels: tuple[str, ...]
+    codes: np.ndarray
+    offsets: np.ndarray
+    conversions: np.ndarray
+    value: np.ndarray
+    nulls: np.ndarray
+    days_before: np.ndarray | None = None
+    customer: np.ndarray | None = None
+    unattributed: Unattributed = field(default_factory=Unattributed)
+
+    def __post_init__(self) -> None:
+        n = len(self.offsets) - 1
+        if n < 0 or self.offsets[0] != 0 or self.offsets[-1] != len(self.codes):
+            raise ValueError("offsets must start at 0 and end at len(codes)")
+        for name in ("conversions", "value", "nulls"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"{name} has {len(getattr(self, name))} rows, expected {n}")
+        if self.days_before is not None and len(self.days_before) != len(self.codes):
+            raise ValueError("days_before must have one entry per touch")
+
+    # -- sizes -------------------------------------------------------------
+    @property
+    def n_rows(self) -> int:
+        """Number of rows (journeys, or distinct paths after aggregation)."""
+        return len(self.offsets) - 1
+
+    @property
+    def n_touches(self) -> int:
+        return len(self.codes)
+
+    @property
+    def n_channels(self) -> int:
+        return len(self.channels)
+
+    @property
+    def has_times(self) -> bool:
+        """Whether touch times are known (False for a paths-only input)."""
+        return self.days_before is not None
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Touches per row."""
+        return np.diff(self.offsets)
+
+    @property
+    def row_of_touch(self) -> np.ndarray:
+        """Row index of every touch (``np.repeat(arange(n_rows), lengths)``)."""
+        return np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths)
+
+    @property
+    def position(self) -> np.ndarray:
+        """Position of every touch within its row, 0 for the first."""
+        return np.arange(self.n_touches, dtype=np.int64) - np.repeat(
+            self.offsets[:-1], self.lengths
+        )
+
+    @property
+    def total_conversions(self) -> float:
+        return float(self.conversions.sum())
+
+    @property
+    def total_value(self) -> float:
+        return float(self.value.sum())
+
+    @property
+    def total_nulls(self) -> float:
+        return float(self.nulls.sum())
+
+    @property
+    def n_journeys(self) -> float:
+        """Journeys the rows stand for (converting plus null)."""
+        return self.total_conversions + self.total_nulls
+
+    # -- constructors ------------------------------------------------------
+    @classmethod
+    def empty(cls, channels: tuple[str, ...] = (), *, has_times: bool = True) -> Journeys:
+        z = np.zeros(0)
+        return cls(
+            channels=tuple(channels),
+            codes=np.zeros(0, dtype=np.uint32),
+            offsets=np.zeros(1, dtype=np.int64),
+            conversions=z,
+            value=z.copy(),
+            nulls=z.copy(),
+            days_before=z.copy() if has_times else None,
+        )
+
+    @classmethod
+    def from_paths(
+        cls,
+        paths: list[list[str]] | list[tuple[str, ...]],
+        conversions: list[float] | np.ndarray,
+        value: list[float] | np.ndarray | None = None,
+        nulls: list[float] | np.ndarray | None = None,
+        days_before: list[list[float]] | None = None,
+    ) -> Journeys:
+        """Build journeys from Python lists: for tests, examples and small data.
+
+        Channels are sorted by name and coded in that order.
+        """
+        channels = tuple(sorted({c for p in paths for c in p}))
+        index = {c: i for i, c in enumerate(channels)}
+        lengths = np.array([len(p) for p in paths], dtype=np.int64)
+        if (lengths == 0).any():
+            raise ValueError("every path needs at least one touch")
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        codes = np.array([index[c] for p in paths for c in p], dtype=np.uint32)
+        conv = np.asarray(conversions, dtype=np.float64)
+        val = conv.copy() if value is None else np.asarray(value, dtype=np.float64)
+        nul = np.zeros(len(paths)) if nulls is None else np.asarray(nulls, dtype=np.float64)
+        days = None
+        if days_before is not None:
+            days = np.array([d for row in days_before for d in row], dtype=np.float64)
+        return cls(channels, codes, offsets, conv, val, nul, days)
+
+    # -- transforms --------------------------------------------------------
+    def drop_times(self) -> Journeys:
+        """The same journeys as a paths-only input would give them."""
+        return replace(self, days_before=None)
+
+    def with_channels(self, channels: tuple[str, ...]) -> Journeys:
+        """Recode onto a larger, sorted channel list that contains ours."""
+        new = {c: i for i, c in enumerate(channels)}
+        mapping = np.array([new[c] for c in self.channels], dtype=np.uint32)
+        codes = mapping[self.codes] if self.n_touches else self.codes
+        return replace(self, channels=tuple(channels), codes=codes)
+
+    def select(self, rows: np.ndarray) -> Journeys:
+        """Rows ``rows`` (an index or boolean mask array), in that order."""
+        rows = np.asarray(rows)
+        if rows.dtype == bool:
+            rows = np.flatnonzero(rows)
+        lengths = self.lengths[rows]
+        starts = self.offsets[:-1][rows]
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        touch = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        return replace(
+            self,
+            codes=self.codes[touch],
+            offsets=offsets,
+            conversions=self.conversions[rows],
+            value=self.value[rows],
+            nulls=self.nulls[rows],
+            days_before=None if self.days_before is None else self.days_before[touch],
+            customer=None if self.customer is None else self.customer[rows],
+        )
+
+    def aggregate(self) -> Journeys:
+        """Distinct paths with summed conversions, value and nulls.
+
+        Touch times and customers do not survive aggregation. The paths come
+        out sorted (by length, then channel codes), so the result does not
+        depend on the order of the rows.
+        """
+        if self.n_rows == 0:
+            return replace(self, days_before=None, customer=None)
+        frame = pl.DataFrame(
+            {
+                "row": pl.Series(self.row_of_touch, dtype=pl.Int64),
+                "code": pl.Series(self.codes, dtype=pl.UInt32),
+            }
+        )
+        lists = frame.group_by("row", maintain_order=True).agg(pl.col("code"))
+        grouped = (
+            lists.with_columns(
+                conversions=pl.Series(self.conversions),
+                value=pl.Series(self.value),
+                nulls=pl.Series(self.nulls),
+            )
+            .group_by("code")
+            .agg(pl.col("conversions", "value", "nulls").sum())
+            .with_columns(n=pl.col("code").list.len())
+            .sort("n", "code")
+        )
+        lengths = grouped["n"].to_numpy().astype(np.int64)
+        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        codes = grouped["code"].explode().to_numpy().astype(np.uint32)
+        return Journeys(
+            channels=self.channels,
+            codes=codes,
+            offsets=offsets,
+            conversions=grouped["conversions"].to_numpy().astype(np.float64),
+            value=grouped["value"].to_numpy().astype(np.float64),
+            nulls=grouped["nulls"].to_numpy().astype(np.float64),
+            days_before=None,
+            customer=None,
+            unattributed=self.unattributed,
+        )
+
+    def to_paths_table(self, sep: str = " > ") -> pl.DataFrame:
+        """The ChannelAttribution layout: path, total_conversions, total_conversion_value,
+        total_null; one row per distinct path."""
+        agg = self.aggregate()
+        names = pl.Series("name", list(agg.channels), dtype=pl.String)
+        frame = pl.DataFrame(
+            {
+                "row": pl.Series(agg.row_of_touch, dtype=pl.Int64),
+                "name": names.gather(pl.Series(agg.codes.astype(np.int64))),
+            }
+        )
+        paths = frame.group_by("row", maintain_order=True).agg(path=pl.col("name").str.join(sep))
+        return pl.DataFrame(
+            {
+                "path": paths["path"] if agg.n_rows else pl.Series([], dtype=pl.String),
+                "total_conversions": agg.conversions,
+                "total_conversion_value": agg.value,
+                "total_null": agg.nulls,
+            }
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Journeys(rows={self.n_rows}, touches={self.n_touches}, "
+            f"channels={self.n_channels}, conversions={self.total_conversions:g}, "
+            f"nulls={self.total_nulls:g}, has_times={self.has_times})"
+        )

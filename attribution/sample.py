@@ -1,0 +1,43 @@
+"""The example data shipped in sample_data/ and written by `attribution sample-data`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from attribution.io import _atomic_write
+from attribution.simulate import DEFAULT_CHANNELS, simulate_events
+
+__all__ = ["channel_effects", "write_sample_data"]
+
+
+def channel_effects() -> pl.DataFrame:
+    """The simulated channels: ``channel, reach, lift, stage`` (see ChannelEffect)."""
+    return pl.DataFrame(
+        {
+            "channel": [c.name for c in DEFAULT_CHANNELS],
+            "reach": [c.reach for c in DEFAULT_CHANNELS],
+            "lift": [c.lift for c in DEFAULT_CHANNELS],
+            "stage": [c.stage for c in DEFAULT_CHANNELS],
+        }
+    )
+
+
+def write_sample_data(directory: Path, *, customers: int = 2000, seed: int = 0) -> list[Path]:
+    """Write ``events.csv`` and ``channel_effects.csv`` into ``directory``.
+
+    ``events.csv`` schema: ``customer_id`` (str), ``timestamp`` (ISO-8601,
+    UTC), ``channel`` (str, empty on conversions), ``event`` (``touch`` or
+    ``conversion``), ``value`` (conversion value, empty on touches).
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    events = simulate_events(customers, seed=seed).with_columns(
+        pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    )
+    written = []
+    for name, frame in (("events.csv", events), ("channel_effects.csv", channel_effects())):
+        path = directory / name
+        _atomic_write(path, lambda p, f=frame: f.write_csv(p), ())
+        written.append(path)
+    return written

@@ -1,0 +1,70 @@
+"""Hypothesis strategies that generate journeys, for property tests of models."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from attribution.journeys import Journeys
+
+__all__ = ["journeys"]
+
+
+@st.composite
+def journeys(
+    draw: st.DrawFn,
+    *,
+    max_channels: int = 6,
+    max_rows: int = 25,
+    max_length: int = 7,
+    with_times: bool = True,
+    weighted: bool = False,
+) -> Journeys:
+    """Random journeys: 1..max_rows rows over 1..max_channels channels.
+
+    Each row converts or not (``weighted=True``: aggregated rows with several
+    conversions and nulls), has a value, and (``with_times``) touch times that
+    decrease along the journey.
+    """
+    n_channels = draw(st.integers(1, max_channels))
+    n_rows = draw(st.integers(1, max_rows))
+    paths = draw(
+        st.lists(
+            st.lists(st.integers(0, n_channels - 1), min_size=1, max_size=max_length),
+            min_size=n_rows,
+            max_size=n_rows,
+        )
+    )
+    if weighted:
+        conv = draw(st.lists(st.integers(0, 5), min_size=n_rows, max_size=n_rows))
+        nulls = draw(st.lists(st.integers(0, 5), min_size=n_rows, max_size=n_rows))
+    else:
+        conv = draw(st.lists(st.integers(0, 1), min_size=n_rows, max_size=n_rows))
+        nulls = [1 - c for c in conv]
+    per = draw(st.lists(st.floats(0, 1000, allow_nan=False), min_size=n_rows, max_size=n_rows))
+    lengths = np.array([len(p) for p in paths], dtype=np.int64)
+    conversions = np.array(conv, dtype=np.float64)
+    days = None
+    if with_times:
+        gaps = draw(
+            st.lists(
+                st.floats(0, 20, allow_nan=False),
+                min_size=int(lengths.sum()),
+                max_size=int(lengths.sum()),
+            )
+        )
+        days_list, k = [], 0
+        for n in lengths:
+            g = np.array(gaps[k : k + n])
+            k += n
+            days_list.append(np.cumsum(g[::-1])[::-1])  # decreasing toward the end
+        days = np.concatenate(days_list)
+    return Journeys(
+        channels=tuple(f"c{i}" for i in range(n_channels)),
+        codes=np.array([c for p in paths for c in p], dtype=np.uint32),
+        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        conversions=conversions,
+        value=np.round(conversions * np.array(per), 2),
+        nulls=np.array(nulls, dtype=np.float64),
+        days_before=days,
+    )

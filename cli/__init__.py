@@ -1,0 +1,1 @@
+"""The `attribution` command line: one module per command over the public API."""

@@ -1,0 +1,28 @@
+"""Shared fixtures: a clean registry so that installed plugins cannot leak in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from attribution.registry import Registry, use_registry
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_registry():
+    """Only the engine's own entry points, and nothing registered at run time."""
+    with use_registry(Registry(include=lambda dist: dist == "attribution-engine")) as reg:
+        yield reg
+
+
+@pytest.fixture
+def sample_events() -> Path:
+    return ROOT / "sample_data" / "events.csv"
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text("\n".join(line.strip() for line in text.strip().splitlines()) + "\n")
+    return path
