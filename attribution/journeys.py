@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 import polars as pl
@@ -50,6 +51,11 @@ class Journeys:
         Customer index of each journey when built from events, else None.
     unattributed : Unattributed
         Conversions of the input that have no journey, kept for the accounts.
+    conversion_channel : ndarray of object (str or None), shape (n_rows,), or None
+        Where each journey's conversion happened (a store, the web shop, ...),
+        read from the column the path builder was told about; None for null
+        journeys and when no such column was given. Survives :meth:`select`,
+        not :meth:`aggregate`.
     """
 
     channels: tuple[str, ...]
@@ -61,6 +67,7 @@ class Journeys:
     days_before: np.ndarray | None = None
     customer: np.ndarray | None = None
     unattributed: Unattributed = field(default_factory=Unattributed)
+    conversion_channel: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.offsets) - 1
@@ -71,6 +78,8 @@ class Journeys:
                 raise ValueError(f"{name} has {len(getattr(self, name))} rows, expected {n}")
         if self.days_before is not None and len(self.days_before) != len(self.codes):
             raise ValueError("days_before must have one entry per touch")
+        if self.conversion_channel is not None and len(self.conversion_channel) != n:
+            raise ValueError("conversion_channel must have one entry per row")
 
     # -- sizes -------------------------------------------------------------
     @property
@@ -91,17 +100,27 @@ class Journeys:
         """Whether touch times are known (False for a paths-only input)."""
         return self.days_before is not None
 
-    @property
+    # Derived arrays are cached: the container is immutable, and every model of
+    # a run asks for the same ones.
+    @cached_property
     def lengths(self) -> np.ndarray:
         """Touches per row."""
         return np.diff(self.offsets)
 
-    @property
+    @cached_property
     def row_of_touch(self) -> np.ndarray:
         """Row index of every touch (``np.repeat(arange(n_rows), lengths)``)."""
         return np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths)
 
-    @property
+    @cached_property
+    def converting(self) -> Journeys:
+        """Only the rows with conversions (their nulls kept): all that models
+        which give null journeys no credit need to look at."""
+        if bool((self.conversions > 0).all()):
+            return self
+        return self.select(self.conversions > 0)
+
+    @cached_property
     def position(self) -> np.ndarray:
         """Position of every touch within its row, 0 for the first."""
         return np.arange(self.n_touches, dtype=np.int64) - np.repeat(
@@ -197,6 +216,9 @@ class Journeys:
             nulls=self.nulls[rows],
             days_before=None if self.days_before is None else self.days_before[touch],
             customer=None if self.customer is None else self.customer[rows],
+            conversion_channel=(
+                None if self.conversion_channel is None else self.conversion_channel[rows]
+            ),
         )
 
     def aggregate(self) -> Journeys:
@@ -207,7 +229,7 @@ class Journeys:
         depend on the order of the rows.
         """
         if self.n_rows == 0:
-            return replace(self, days_before=None, customer=None)
+            return replace(self, days_before=None, customer=None, conversion_channel=None)
         frame = pl.DataFrame(
             {
                 "row": pl.Series(self.row_of_touch, dtype=pl.Int64),

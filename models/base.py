@@ -125,6 +125,8 @@ class TouchWeightModel(Model):
         raise NotImplementedError
 
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        # Null journeys get no credit here, so only converting rows are weighed.
+        journeys = journeys.converting
         if journeys.n_touches == 0:
             zero = np.zeros(journeys.n_channels)
             return credit_frame(journeys, zero, zero)

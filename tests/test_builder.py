@@ -260,3 +260,18 @@ def test_aggregate_sums_identical_paths():
     agg = j.aggregate()
     assert paths_of(agg) == [(["b"], 0, 0), (["a", "b"], 1, 5)]
     assert agg.nulls.tolist() == [1, 1]
+
+
+def test_csv_columns_are_not_inferred_from_the_first_rows_only(tmp_path):
+    # The first 10,000 rows look like integer ids and integer values; later
+    # rows have a text id, an id with a leading zero and a decimal value.
+    rows = []
+    for i in range(1, 5001):
+        rows += [f"{i},2024-01-01,a,touch,", f"{i},2024-01-02,,conversion,12"]
+    rows += ["A17,2024-01-01,b,touch,", "A17,2024-01-02,,conversion,12.5"]
+    rows += ["07,2024-01-01,b,touch,", "07,2024-01-03,,conversion,1"]  # not customer 7
+    text = "customer_id,timestamp,channel,event,value\n" + "\n".join(rows)
+    path = write_csv(tmp_path / "e.csv", text)
+    j = at.load_journeys(path)
+    assert j.total_conversions == 5002 and j.total_value == 5000 * 12 + 12.5 + 1
+    assert j.n_rows == 5002
