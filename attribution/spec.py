@@ -8,7 +8,7 @@ import typing
 from typing import Any, Literal
 
 from attribution.errors import ModelError
-from attribution.models.base import Model, Param
+from attribution.models.base import Model, Param, type_name
 from attribution.registry import get_registry
 
 __all__ = ["make_model", "parse_spec"]
@@ -77,7 +77,7 @@ def _convert(text: str, annotation: Any) -> Any:
 
 
 def _describe(annotation: Any) -> str:
-    return str(annotation).replace("typing.", "")
+    return type_name(annotation)
 
 
 def make_model(spec: str | Model) -> Model:

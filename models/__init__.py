@@ -14,10 +14,30 @@ __all__ = [
     "FirstTouch",
     "LastTouch",
     "Linear",
+    "Markov",
     "Model",
+    "OrderedShapley",
     "Param",
     "PositionBased",
+    "Shapley",
     "TimeDecay",
     "TouchWeightModel",
     "credit_frame",
 ]
+
+# The heavier families are imported on first use (PEP 562), so that
+# `import attribution` and `attribution --help` stay fast and a broken model
+# module cannot break the others.
+_LAZY = {
+    "Markov": "attribution.models.markov",
+    "Shapley": "attribution.models.shapley",
+    "OrderedShapley": "attribution.models.shapley",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'attribution.models' has no attribute '{name}'")

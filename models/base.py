@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import types
 import typing
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -12,7 +13,7 @@ import polars as pl
 
 from attribution.journeys import Journeys
 
-__all__ = ["Model", "Param", "TouchWeightModel", "credit_frame"]
+__all__ = ["Model", "Param", "TouchWeightModel", "credit_frame", "type_name"]
 
 _MISSING = inspect.Parameter.empty
 
@@ -27,15 +28,30 @@ class Param:
 
     @property
     def type_name(self) -> str:
-        ann = self.annotation
-        if ann is _MISSING:
-            return "any"
-        text = ann if isinstance(ann, str) else getattr(ann, "__name__", None) or str(ann)
-        return text.replace("typing.", "")
+        """The annotation as people write it: ``float``, ``int | Literal['auto']``."""
+        return type_name(self.annotation)
+
+
+def type_name(annotation: Any) -> str:
+    """Readable text of a type annotation (``any`` when there is none)."""
+    if annotation is _MISSING:
+        return "any"
+    if annotation is type(None) or annotation is None:
+        return "None"
+    if isinstance(annotation, str):  # an annotation that could not be resolved
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(type_name(a) for a in typing.get_args(annotation))
+    if origin is typing.Literal:
+        return f"Literal[{', '.join(repr(a) for a in typing.get_args(annotation))}]"
+    if isinstance(annotation, type) and origin is None:
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
 
 
 class Model:
-    """Base class of attribution models.
+    """Base class of attribution models: the public contract for built-ins and plugins.
 
     A model has a registry ``name`` (snake_case), a one-line ``description``,
     keyword-only hyper-parameters stored unchanged under the same names (checked
@@ -44,14 +60,44 @@ class Model:
     credit frame ``channel, conversions, value`` with one row per channel of
     ``journeys.channels``. Learned state goes in attributes ending in ``_``.
 
+    The parameters' type hints tell the CLI how to parse ``NAME:key=value``:
+    bool, int, float, str, None, ``Literal[...]`` and unions of them. A model
+    is registered through the ``attribution.models`` entry-point group (or
+    :func:`attribution.register_model`) and tested with
+    :func:`attribution.testing.check_model`; see ``docs/writing-a-model.md``.
+
     Class attributes
     ----------------
+    name : str
+        Registry name, what users type after ``-m``.
+    description : str
+        One line, shown by ``attribution models``.
     needs_times : bool
         The model reads ``journeys.days_before``; on a paths-only input the
         engine refuses to run it with :class:`~attribution.errors.NeedsTimesError`.
     allows_negative : bool
         The model may give a channel negative credit (the conformance suite
         checks non-negativity otherwise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from attribution.journeys import Journeys
+    >>> from attribution.models import Model, credit_frame
+    >>> class LastOnly(Model):
+    ...     name = "last_only"
+    ...     description = "All credit to the last touch."
+    ...     def attribute(self, journeys):
+    ...         last = journeys.codes[journeys.offsets[1:] - 1]
+    ...         n = journeys.n_channels
+    ...         return credit_frame(
+    ...             journeys,
+    ...             np.bincount(last, journeys.conversions, minlength=n),
+    ...             np.bincount(last, journeys.value, minlength=n),
+    ...         )
+    >>> j = Journeys.from_paths([["seo", "email"], ["email"]], conversions=[1, 1])
+    >>> LastOnly().attribute(j)["conversions"].to_list()  # channels: email, seo
+    [2.0, 0.0]
     """
 
     name: ClassVar[str] = ""
@@ -60,7 +106,28 @@ class Model:
     allows_negative: ClassVar[bool] = False
 
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
-        """Credit frame ``channel, conversions, value`` for ``journeys``."""
+        """Credit the conversions of ``journeys`` to their channels.
+
+        Parameters
+        ----------
+        journeys : Journeys
+            Journeys or aggregated paths; rows are weighted by their
+            ``conversions`` (and ``nulls``), never counted as one journey each.
+            Do not write into its arrays.
+
+        Returns
+        -------
+        polars.DataFrame
+            ``channel, conversions, value``: one row per channel of
+            ``journeys.channels`` (zero for a channel with no credit), adding up
+            to ``journeys.total_conversions`` and ``journeys.total_value``.
+            Build it with :func:`credit_frame`.
+
+        Raises
+        ------
+        ModelError
+            When a hyper-parameter is invalid (checked here, not in ``__init__``).
+        """
         raise NotImplementedError
 
     def details(self) -> dict[str, Any]:
@@ -85,6 +152,7 @@ class Model:
         ]
 
     def get_params(self) -> dict[str, Any]:
+        """The hyper-parameters' current values, by name."""
         return {p.name: getattr(self, p.name) for p in self.params()}
 
     def __repr__(self) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from hypothesis import strategies as st
 
@@ -19,15 +21,24 @@ def journeys(
     max_length: int = 7,
     with_times: bool = True,
     weighted: bool = False,
+    channels: Sequence[str] | None = None,
+    min_rows: int = 1,
 ) -> Journeys:
-    """Random journeys: 1..max_rows rows over 1..max_channels channels.
+    """Random journeys: min_rows..max_rows rows over 1..max_channels channels.
 
     Each row converts or not (``weighted=True``: aggregated rows with several
     conversions and nulls), has a value, and (``with_times``) touch times that
-    decrease along the journey.
+    decrease along the journey. Channels are named ``c0``, ``c1``, ... or, with
+    ``channels``, are a non-empty subset of those names (for models that treat
+    a channel such as ``direct`` specially). ``min_rows=0`` allows empty input.
     """
-    n_channels = draw(st.integers(1, max_channels))
-    n_rows = draw(st.integers(1, max_rows))
+    if channels is not None:
+        pool = sorted(set(channels))
+        names = tuple(sorted(draw(st.lists(st.sampled_from(pool), min_size=1, unique=True))))
+    else:
+        names = tuple(f"c{i}" for i in range(draw(st.integers(1, max_channels))))
+    n_channels = len(names)
+    n_rows = draw(st.integers(min_rows, max_rows))
     paths = draw(
         st.lists(
             st.lists(st.integers(0, n_channels - 1), min_size=1, max_size=max_length),
@@ -58,10 +69,10 @@ def journeys(
             g = np.array(gaps[k : k + n])
             k += n
             days_list.append(np.cumsum(g[::-1])[::-1])  # decreasing toward the end
-        days = np.concatenate(days_list)
+        days = np.concatenate(days_list) if days_list else np.zeros(0)
     return Journeys(
-        channels=tuple(f"c{i}" for i in range(n_channels)),
-        codes=np.array([c for p in paths for c in p], dtype=np.uint32),
+        channels=names,
+        codes=np.array([c for p in paths for c in p], dtype=np.uint32).reshape(-1),
         offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
         conversions=conversions,
         value=np.round(conversions * np.array(per), 2),
