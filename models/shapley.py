@@ -1,0 +1,725 @@
+"""Shapley value models: the conversion-rate game of each channel set, closed forms and order."""
+
+from __future__ import annotations
+
+import itertools
+import typing
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import polars as pl
+from scipy.special import beta
+
+from attribution.errors import ModelError
+from attribution.journeys import Journeys
+from attribution.models.base import Model, credit_frame
+
+__all__ = ["ChannelSets", "OrderedShapley", "Shapley", "channel_sets", "shapley_values"]
+
+Characteristic = Literal["conversion_rate", "subset_conversions", "subset_rates"]
+CHARACTERISTICS: tuple[str, ...] = typing.get_args(Characteristic)
+
+# Above this many channels a set no longer fits one uint64 bitmask.
+_MASK_CHANNELS = 63
+# Up to 2**20 possible masks the distinct sets are found with a bincount, not a sort.
+_DENSE_MASK_CHANNELS = 20
+# Up to this many (row, channel) cells, touches are counted per cell without sorting.
+_DENSE_PAIRS = 1 << 24
+# Elements per temporary array when candidate pairs or sampled permutations are expanded.
+_CHUNK = 1 << 22
+
+
+# -- distinct channel sets -------------------------------------------------
+@dataclass(frozen=True)
+class ChannelSets:
+    """The distinct sets of channels that journeys touch, with their counts.
+
+    Set ``k`` has the members ``codes[offsets[k]:offsets[k + 1]]`` in ascending
+    order; sets come in a canonical order that depends on the channel codes
+    only, never on the order of the journeys.
+
+    Attributes
+    ----------
+    n_channels : int
+    offsets : ndarray of int64, shape (n_sets + 1,)
+    codes : ndarray of int64, shape (sum of set sizes,)
+    conversions, value, nulls : ndarray of float64, shape (n_sets,)
+        Totals of the journeys whose set of distinct channels is exactly set ``k``.
+    row_set : ndarray of int64, shape (n_rows,)
+        Set of every journey row.
+    """
+
+    n_channels: int
+    offsets: np.ndarray
+    codes: np.ndarray
+    conversions: np.ndarray
+    value: np.ndarray
+    nulls: np.ndarray
+    row_set: np.ndarray
+
+    @property
+    def n_sets(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def sizes(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    @property
+    def member_set(self) -> np.ndarray:
+        """Set index of every entry of ``codes``."""
+        return np.repeat(np.arange(self.n_sets, dtype=np.int64), self.sizes)
+
+    @property
+    def member_keys(self) -> np.ndarray:
+        """``set * n_channels + code`` of every member: ascending, so searchable."""
+        return self.member_set * max(self.n_channels, 1) + self.codes
+
+    @property
+    def rate(self) -> np.ndarray:
+        """Conversion rate of each exact set (0 where it stands for no journey)."""
+        seen = self.conversions + self.nulls
+        return np.divide(self.conversions, seen, out=np.zeros_like(seen), where=seen > 0)
+
+
+def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Indices ``starts[i] + 0 .. lengths[i] - 1`` of every ``i``, concatenated."""
+    total = int(lengths.sum())
+    begin = np.cumsum(lengths) - lengths
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - begin, lengths)
+
+
+def _offsets(lengths: np.ndarray) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+
+
+def channel_sets(journeys: Journeys) -> ChannelSets:
+    """Group journeys by their set of distinct channels.
+
+    Sets of up to 63 channels are uint64 bitmasks; with more channels a set is
+    encoded exactly by walking its sorted codes through a trie, one position
+    at a time, so no hash can collide.
+    """
+    n_ch = journeys.n_channels
+    if journeys.n_rows == 0:
+        z = np.zeros(0)
+        empty = np.zeros(0, dtype=np.int64)
+        return ChannelSets(n_ch, np.zeros(1, np.int64), empty, z, z.copy(), z.copy(), empty)
+    if n_ch <= _MASK_CHANNELS:
+        row_set, offsets, codes = _sets_by_mask(journeys)
+    else:
+        row_set, offsets, codes = _sets_by_trie(journeys)
+    k = len(offsets) - 1
+
+    def total(w: np.ndarray) -> np.ndarray:
+        return np.bincount(row_set, weights=w, minlength=k)
+
+    return ChannelSets(
+        n_ch,
+        offsets,
+        codes,
+        total(journeys.conversions),
+        total(journeys.value),
+        total(journeys.nulls),
+        row_set,
+    )
+
+
+def _sets_by_mask(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_ch = journeys.n_channels
+    bits = np.left_shift(np.uint64(1), journeys.codes.astype(np.uint64))
+    masks = np.bitwise_or.reduceat(bits, journeys.offsets[:-1])
+    if n_ch <= _DENSE_MASK_CHANNELS:
+        seen = np.bincount(masks.astype(np.int64), minlength=1 << n_ch) > 0
+        uniq = np.flatnonzero(seen).astype(np.uint64)
+        row_set = (np.cumsum(seen) - 1)[masks.astype(np.int64)]
+    else:
+        uniq, row_set = np.unique(masks, return_inverse=True)
+    member = (uniq[:, None] >> np.arange(n_ch, dtype=np.uint64)) & np.uint64(1)
+    member = member.astype(bool)
+    codes = np.nonzero(member)[1].astype(np.int64)
+    return row_set.astype(np.int64), _offsets(member.sum(axis=1)), codes
+
+
+def _distinct_touches(
+    journeys: Journeys,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Distinct (row, code) pairs sorted by row then code, each one's touch count,
+    and for every touch the index of its pair."""
+    n_ch = max(journeys.n_channels, 1)
+    keys = journeys.row_of_touch * n_ch + journeys.codes.astype(np.int64)
+    if journeys.n_rows * n_ch <= _DENSE_PAIRS:
+        # Few enough (row, code) cells to count them all: no sort at all.
+        dense = np.bincount(keys, minlength=journeys.n_rows * n_ch)
+        cells = np.flatnonzero(dense)
+        index = np.cumsum(dense > 0) - 1
+        return cells // n_ch, cells % n_ch, dense[cells], index[keys]
+    uniq, of_touch, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    return uniq // n_ch, uniq % n_ch, counts, of_touch
+
+
+def _sets_by_trie(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    n_ch = journeys.n_channels
+    rows, codes, _, _ = _distinct_touches(journeys)
+    n = journeys.n_rows
+    dlen = np.bincount(rows, minlength=n)
+    doff = _offsets(dlen)
+    prefix = np.zeros(n, dtype=np.int64)  # id of each row's prefix at the current depth
+    final = np.empty(n, dtype=np.int64)
+    base = 0
+    for depth in range(int(dlen.max())):  # a loop over positions, not journeys
+        active = np.flatnonzero(dlen > depth)
+        uniq, inv = np.unique(
+            prefix[active] * n_ch + codes[doff[active] + depth], return_inverse=True
+        )
+        prefix[active] = inv
+        ends = dlen[active] == depth + 1
+        # Ids of each depth get their own range, so (depth, id) is one integer.
+        final[active[ends]] = base + inv[ends]
+        base += len(uniq)
+    _, first_row, row_set = np.unique(final, return_index=True, return_inverse=True)
+    sizes = dlen[first_row]
+    set_codes = codes[_expand(doff[first_row], sizes)]
+    return row_set.astype(np.int64), _offsets(sizes), set_codes.astype(np.int64)
+
+
+# -- seen subsets ------------------------------------------------------------
+@dataclass(frozen=True)
+class _Pairs:
+    """Pairs (u, t) of sets with u a subset of t; ``pos`` holds, pair after pair,
+    the index in ``ChannelSets.codes`` of each member of u inside t."""
+
+    u: np.ndarray
+    t: np.ndarray
+    pos: np.ndarray
+
+    def select(self, keep: np.ndarray, sizes: np.ndarray) -> _Pairs:
+        s = sizes[self.u]
+        starts = _offsets(s)[:-1]
+        return _Pairs(self.u[keep], self.t[keep], self.pos[_expand(starts[keep], s[keep])])
+
+
+def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -> _Pairs:
+    """Every pair (u, t), u in ``sources`` and t in ``targets``, with set u inside set t.
+
+    Targets are indexed by each channel and by each pair of channels they
+    contain (inverted indices). A one-channel source takes the targets listed
+    under its channel, a larger one those under its rarest pair of channels,
+    and only its other channels are then looked up. So the work grows with the
+    pairs (set, seen subset), never with the number of subsets of a set.
+    """
+    n_ch = max(sets.n_channels, 1)
+    sizes = sets.sizes
+    empty = np.zeros(0, dtype=np.int64)
+    if len(sources) == 0 or len(targets) == 0:
+        return _Pairs(empty, empty, empty)
+    keys = sets.member_keys
+    member_set = sets.member_set
+    # Index 1: members of targets by channel.
+    t_members = _expand(sets.offsets[targets], sizes[targets])
+    t_codes = sets.codes[t_members]
+    post1 = t_members[np.argsort(t_codes, kind="stable")]
+    count1 = np.bincount(t_codes, minlength=n_ch)
+    start1 = _offsets(count1)[:-1]
+    # Index 2: pairs of members of targets by their two channels (a loop over sizes).
+    first, second = [empty], [empty]
+    for n in np.unique(sizes[targets]):
+        if n < 2:
+            continue
+        base = sets.offsets[targets[sizes[targets] == n]][:, None]
+        ia, ib = np.triu_indices(int(n), 1)
+        first.append((base + ia).ravel())
+        second.append((base + ib).ravel())
+    pa, pb = np.concatenate(first), np.concatenate(second)
+    pkey = sets.codes[pa] * n_ch + sets.codes[pb]
+    order = np.argsort(pkey, kind="stable")
+    post2_a, post2_b = pa[order], pb[order]
+    uniq2, start2, count2 = np.unique(pkey[order], return_index=True, return_counts=True)
+
+    us, ts, poss = [], [], []
+    for m in np.unique(sizes[sources]):  # a loop over source sizes
+        m = int(m)
+        if m > 1 and len(uniq2) == 0:  # every target has one channel
+            break
+        src = sources[sizes[sources] == m]
+        ucodes = sets.codes[sets.offsets[src][:, None] + np.arange(m)]
+        if m == 1:
+            start, n_cand = start1[ucodes[:, 0]], count1[ucodes[:, 0]]
+            best = np.zeros(len(src), dtype=np.int64)
+        else:
+            ia, ib = np.triu_indices(m, 1)
+            k2 = ucodes[:, ia] * n_ch + ucodes[:, ib]
+            loc = np.minimum(np.searchsorted(uniq2, k2), len(uniq2) - 1)
+            cnt = np.where(uniq2[loc] == k2, count2[loc], 0)
+            best = np.argmin(cnt, axis=1)
+            rows = np.arange(len(src))
+            n_cand = cnt[rows, best]
+            start = start2[loc[rows, best]]
+        # Chunks of sources keep the expanded candidates under _CHUNK elements.
+        work = np.cumsum(n_cand * m)
+        cuts = np.searchsorted(work, np.arange(_CHUNK, int(work[-1]) + _CHUNK, _CHUNK))
+        bounds = np.unique(np.concatenate([[0], cuts, [len(src)]]))
+        for lo, hi in itertools.pairwise(bounds):
+            nc = n_cand[lo:hi]
+            entry = _expand(start[lo:hi], nc)
+            which = np.repeat(np.arange(lo, hi), nc)
+            if m == 1:
+                pos = post1[entry][:, None]
+                cand_t = member_set[pos[:, 0]]
+            else:
+                a_pos, b_pos = post2_a[entry], post2_b[entry]
+                cand_t = member_set[a_pos]
+                fits = sizes[cand_t] >= m
+                entry, which, a_pos, b_pos, cand_t = (
+                    x[fits] for x in (entry, which, a_pos, b_pos, cand_t)
+                )
+                bi = best[which]
+                row = np.arange(len(entry))
+                pos = np.empty((len(entry), m), dtype=np.int64)
+                pos[row, ia[bi]] = a_pos
+                pos[row, ib[bi]] = b_pos
+                if m > 2:
+                    other = np.ones((len(entry), m), dtype=bool)
+                    other[row, ia[bi]] = False
+                    other[row, ib[bi]] = False
+                    query = (cand_t[:, None] * n_ch + ucodes[which])[other]
+                    found_at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+                    pos[other] = found_at
+                    inside = (keys[found_at] == query).reshape(-1, m - 2).all(axis=1)
+                    which, cand_t, pos = which[inside], cand_t[inside], pos[inside]
+            us.append(src[which])
+            ts.append(cand_t)
+            poss.append(pos.ravel())
+    if not us:
+        return _Pairs(empty, empty, empty)
+    return _Pairs(np.concatenate(us), np.concatenate(ts), np.concatenate(poss))
+
+
+# -- Shapley values of the seen-set games -------------------------------------
+def _exact_phi(sets: ChannelSets, worth: np.ndarray, pairs: _Pairs) -> np.ndarray:
+    """Exact Shapley values, one per entry of ``sets.codes`` (non-zero only for
+    the targets of ``pairs``), of the game on each target t whose worth is
+    ``worth`` on the sets seen inside t and 0 on every other subset.
+
+    With ``w(s, n) = s! (n - s - 1)! / n!``, a channel i of t (n members) gets
+    the sum over seen subsets u of ``worth[u] * w(|u| - 1, n)`` if i is in u and
+    ``- worth[u] * w(|u|, n)`` if not: the usual marginal-contribution sum,
+    regrouped by the coalition whose worth appears in it.
+    """
+    sizes = sets.sizes
+    n = sizes[pairs.t].astype(np.float64)
+    s = sizes[pairs.u].astype(np.float64)
+    v = worth[pairs.u]
+    proper = s < n
+    w_out = np.where(proper, beta(s + 1, np.where(proper, n - s, 1.0)), 0.0)  # i not in u
+    w_in = beta(s, n - s + 1)  # i in u
+    outside = np.bincount(pairs.t, weights=-v * w_out, minlength=sets.n_sets)
+    phi = np.repeat(outside, sizes)
+    phi += np.bincount(
+        pairs.pos, weights=np.repeat(v * (w_in + w_out), sizes[pairs.u]), minlength=len(sets.codes)
+    )
+    return phi
+
+
+@dataclass
+class _Sampled:
+    """Permutation-sampled Shapley values and the variance of the credit they give."""
+
+    phi: np.ndarray  # per entry of sets.codes
+    var_conversions: np.ndarray  # per channel
+    var_value: np.ndarray
+
+
+def _sampled_phi(
+    sets: ChannelSets,
+    worth: np.ndarray,
+    pairs: _Pairs,
+    targets: np.ndarray,
+    channel_rank: np.ndarray,
+    *,
+    samples: int,
+    seed: int,
+) -> _Sampled:
+    """Shapley values of the same games as :func:`_exact_phi` for ``targets``,
+    estimated from ``samples`` random orders of each target's channels.
+
+    In one order, channel i's marginal contribution is ``v(P + i) - v(P)`` with
+    P the channels before it. Only seen subsets have worth, so a seen subset u
+    contributes exactly when it is a prefix of the order: ``+worth[u]`` to its
+    last channel and ``-worth[u]`` to the channel right after it. Targets of one
+    size share one seeded set of orders (seed and size select it), so the
+    result does not depend on the other targets or on the row order. An order
+    permutes each target's channels listed by ``channel_rank`` (not by code),
+    so that renaming channels draws the same sample.
+    """
+    sizes = sets.sizes
+    n_ch = max(sets.n_channels, 1)
+    # Slot k of target t (t's k-th channel by channel_rank) in sets.codes, and back.
+    member_set = sets.member_set
+    by_rank = np.lexsort((channel_rank[sets.codes], member_set))
+    local_of = np.empty(len(sets.codes), dtype=np.int64)
+    local_of[by_rank] = np.arange(len(sets.codes)) - sets.offsets[member_set[by_rank]]
+    phi = np.zeros(len(sets.codes))
+    var_c = np.zeros(n_ch)
+    var_v = np.zeros(n_ch)
+    # A target's per-order Shapley values add up to its worth: credit = value * phi / worth.
+    scale_c = np.divide(sets.conversions, worth, out=np.zeros(sets.n_sets), where=worth != 0)
+    scale_v = np.divide(sets.value, worth, out=np.zeros(sets.n_sets), where=worth != 0)
+    for n in np.unique(sizes[targets]):  # a loop over set sizes
+        group = pairs.select(sizes[pairs.t] == n, sizes)
+        rng = np.random.default_rng([seed, int(n)])
+        order = rng.permuted(np.tile(np.arange(n, dtype=np.int32), (samples, 1)), axis=1)
+        rank = np.empty_like(order)
+        np.put_along_axis(rank, order, np.arange(n, dtype=np.int32)[None, :], axis=1)
+        group_targets = targets[sizes[targets] == n]
+        chans = np.unique(sets.codes[_expand(sets.offsets[group_targets], sizes[group_targets])])
+        local_ch = np.zeros(n_ch, dtype=np.int64)
+        local_ch[chans] = np.arange(len(chans))
+        x_c = np.zeros(samples * len(chans))
+        x_v = np.zeros(samples * len(chans))
+        s_all = sizes[group.u]
+        local = local_of[group.pos]
+        starts = _offsets(s_all)
+        per_chunk = max(_CHUNK // samples, int(n))
+        bounds = np.unique(
+            np.concatenate(
+                [np.searchsorted(starts, np.arange(0, starts[-1], per_chunk)), [len(group.u)]]
+            )
+        )
+        for lo, hi in itertools.pairwise(bounds):  # chunks of pairs
+            if hi <= lo:
+                continue
+            sl = slice(int(starts[lo]), int(starts[hi]))
+            ranks = rank[:, local[sl]]
+            latest = np.maximum.reduceat(ranks, starts[lo:hi] - starts[lo], axis=1)
+            s_chunk = s_all[lo:hi]
+            hit_s, hit_p = np.nonzero(latest == (s_chunk - 1)[None, :])
+            u_size = s_chunk[hit_p]
+            t_of = group.t[lo:hi][hit_p]
+            gain = worth[group.u[lo:hi][hit_p]]
+            last = order[hit_s, u_size - 1]
+            more = u_size < n
+            after = order[hit_s[more], u_size[more]]
+            slot = by_rank[
+                np.concatenate([sets.offsets[t_of] + last, sets.offsets[t_of[more]] + after])
+            ]
+            delta = np.concatenate([gain, -gain[more]])
+            t_all = np.concatenate([t_of, t_of[more]])
+            s_idx = np.concatenate([hit_s, hit_s[more]])
+            phi += np.bincount(slot, weights=delta, minlength=len(phi))
+            cell = s_idx * len(chans) + local_ch[sets.codes[slot]]
+            x_c += np.bincount(cell, weights=delta * scale_c[t_all], minlength=len(x_c))
+            x_v += np.bincount(cell, weights=delta * scale_v[t_all], minlength=len(x_v))
+        # Credit of a channel = mean over orders of its per-order credit, so its
+        # variance is the per-order variance over the number of orders.
+        var_c[chans] += x_c.reshape(samples, -1).var(axis=0, ddof=1) / samples
+        var_v[chans] += x_v.reshape(samples, -1).var(axis=0, ddof=1) / samples
+    phi /= samples
+    return _Sampled(phi, var_c, var_v)
+
+
+def _share_credit(
+    sets: ChannelSets, phi: np.ndarray, total: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each set's conversions and value shared in proportion to ``phi`` over
+    ``total`` (the set's sum of ``phi``); equally where ``total`` is 0."""
+    sizes = sets.sizes
+    sums = np.repeat(total, sizes)
+    equal = np.repeat(1.0 / np.maximum(sizes, 1), sizes)
+    share = np.where(sums != 0, phi / np.where(sums != 0, sums, 1.0), equal)
+    conv = np.bincount(
+        sets.codes, weights=share * np.repeat(sets.conversions, sizes), minlength=sets.n_channels
+    )
+    val = np.bincount(
+        sets.codes, weights=share * np.repeat(sets.value, sizes), minlength=sets.n_channels
+    )
+    return conv, val
+
+
+def shapley_values(
+    worth: Mapping[frozenset[str], float], players: Iterable[str] | None = None
+) -> dict[str, float]:
+    """Shapley values of a game given by the worth of some coalitions (0 elsewhere).
+
+    The same solver the ``shapley`` model uses on each channel set, exposed for
+    small games. ``players`` defaults to every player named in ``worth``.
+
+    Examples
+    --------
+    >>> v = {frozenset("a"): 1.0, frozenset("ab"): 3.0}
+    >>> shapley_values(v)
+    {'a': 2.0, 'b': 1.0}
+    """
+    names = sorted(set(players or ()) | {p for c in worth for p in c})
+    index = {p: i for i, p in enumerate(names)}
+    grand = frozenset(names)
+    coalitions = {frozenset(c) for c in worth if len(c) > 0} | {grand}
+    # Members ascend within each coalition, so ChannelSets.member_keys ascend as the
+    # solver's binary searches need.
+    members = sorted(sorted(index[p] for p in c) for c in coalitions)
+    coalitions = [frozenset(names[i] for i in m) for m in members]
+    sets = ChannelSets(
+        len(names),
+        _offsets(np.array([len(m) for m in members], dtype=np.int64)),
+        np.array([i for m in members for i in m], dtype=np.int64),
+        np.zeros(len(members)),
+        np.zeros(len(members)),
+        np.zeros(len(members)),
+        np.zeros(0, dtype=np.int64),
+    )
+    v = np.array([float(worth.get(c, 0.0)) for c in coalitions])
+    t = np.array([coalitions.index(grand)], dtype=np.int64)
+    phi = _exact_phi(sets, v, _subset_pairs(sets, np.arange(len(coalitions)), t))
+    start = sets.offsets[t[0]]
+    return {p: float(phi[start + i]) for i, p in enumerate(names)}
+
+
+def _channel_rank(sets: ChannelSets) -> np.ndarray:
+    """Rank of each channel by journeys, conversions and value of the sets it is
+    in (ties by code): an order that renaming the channels does not change."""
+    sizes = sets.sizes
+    per = [
+        np.bincount(sets.codes, weights=np.repeat(w, sizes), minlength=sets.n_channels)
+        for w in (sets.conversions + sets.nulls, sets.conversions, sets.value)
+    ]
+    order = np.lexsort((np.arange(sets.n_channels), *per[::-1]))
+    rank = np.empty(sets.n_channels, dtype=np.int64)
+    rank[order] = np.arange(sets.n_channels)
+    return rank
+
+
+# -- the models ----------------------------------------------------------------
+def _check_int(model: str, key: str, value: Any, low: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ModelError(f"{model}: {key} must be an integer >= {low}, got {value!r}")
+
+
+class Shapley(Model):
+    """Shapley value attribution over the distinct channel sets of the journeys.
+
+    Parameters
+    ----------
+    characteristic : {"conversion_rate", "subset_conversions", "subset_rates"}
+        The cooperative game.
+
+        ``conversion_rate`` (default): for each distinct set T of channels of
+        converting journeys, the game on T's channels whose worth v(S), S a
+        subset of T, is the conversion rate of the journeys whose distinct
+        channels are exactly S (0 for a set never seen, and for the empty set).
+        T's conversions and value are shared in proportion to the Shapley
+        values of that game. A channel that lowers the conversion rate of the
+        sets it joins can get negative credit.
+
+        ``subset_conversions``: v(S) = conversions of the journeys whose
+        channels all lie in S; its Shapley value splits each converting
+        journey equally among its distinct channels (the "simplified Shapley
+        value" of Zhao et al.).
+
+        ``subset_rates``: the game whose Harsanyi dividends are the exact-set
+        conversion rates; phi(c) = sum over sets T containing c of
+        rate(T) / |T|, scaled so that credit adds up to the total.
+    max_exact : int
+        Sets of more channels than this (``conversion_rate`` only) use a
+        permutation sample of the same game. Default 16.
+    samples : int
+        Random orders per set size for the sampled sets. Default 10,000.
+    seed : int
+        Seed of the sampled orders. Default 0.
+
+    Notes
+    -----
+    Only seen sets have worth, so the exact value of a set needs only the pairs
+    (seen set, seen subset of it), found with an inverted index over channels;
+    the work never grows with 2 to the number of channels.
+
+    References
+    ----------
+    L. S. Shapley, "A value for n-person games", Contributions to the Theory of
+    Games II, 1953.
+    K. Zhao, S. H. Mahboobi and S. R. Bagheri, "Shapley value methods for
+    attribution modeling in online advertising", arXiv:1804.05327, 2018.
+    B. Dalessandro, C. Perlich, O. Stitelman and F. Provost, "Causally
+    motivated attribution for online advertising", ADKDD 2012.
+    """
+
+    name = "shapley"
+    description = "Shapley value of each channel set's conversion-rate game (or a closed form)."
+    allows_negative = True
+
+    def __init__(
+        self,
+        *,
+        characteristic: Literal[
+            "conversion_rate", "subset_conversions", "subset_rates"
+        ] = "conversion_rate",
+        max_exact: int = 16,
+        samples: int = 10_000,
+        seed: int = 0,
+    ) -> None:
+        self.characteristic = characteristic
+        self.max_exact = max_exact
+        self.samples = samples
+        self.seed = seed
+
+    def _validate(self) -> None:
+        if self.characteristic not in CHARACTERISTICS:
+            raise ModelError(
+                f"shapley: characteristic must be one of {list(CHARACTERISTICS)}, "
+                f"got {self.characteristic!r}"
+            )
+        _check_int("shapley", "max_exact", self.max_exact, 1)
+        _check_int("shapley", "samples", self.samples, 2)
+        _check_int("shapley", "seed", self.seed, 0)
+
+    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        self._validate()
+        sets = channel_sets(journeys)
+        self.sets_ = sets.n_sets
+        self.subset_pairs_ = 0
+        self.sampled_sets_ = 0
+        self.sampled_conversions_ = 0.0
+        self.sampled_value_ = 0.0
+        self.standard_error_: dict[str, dict[str, float]] = {}
+        if self.characteristic == "subset_conversions":
+            conv, val = _share_credit(sets, np.zeros(len(sets.codes)), np.zeros(sets.n_sets))
+        elif self.characteristic == "subset_rates":
+            conv, val = self._subset_rates(sets, journeys)
+        else:
+            conv, val = self._conversion_rate(sets, journeys.channels)
+        return credit_frame(journeys, conv, val)
+
+    @staticmethod
+    def _subset_rates(sets: ChannelSets, journeys: Journeys) -> tuple[np.ndarray, np.ndarray]:
+        sizes = sets.sizes
+        phi = np.bincount(
+            sets.codes,
+            weights=np.repeat(sets.rate / np.maximum(sizes, 1), sizes),
+            minlength=sets.n_channels,
+        )
+        total = phi.sum()
+        if total <= 0:  # no conversion anywhere: any stray value is shared per journey
+            return _share_credit(sets, np.zeros(len(sets.codes)), np.zeros(sets.n_sets))
+        share = phi / total
+        return share * journeys.total_conversions, share * journeys.total_value
+
+    def _conversion_rate(
+        self, sets: ChannelSets, channels: tuple[str, ...]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        worth = sets.rate
+        targets = np.flatnonzero((sets.conversions != 0) | (sets.value != 0))
+        # Value without conversions (a rate of 0) has no game to play: shared equally.
+        playable = targets[worth[targets] != 0]
+        pairs = _subset_pairs(sets, np.flatnonzero(worth != 0), playable)
+        self.subset_pairs_ = len(pairs.u)
+        sizes = sets.sizes
+        exact = sizes[pairs.t] <= self.max_exact
+        phi = _exact_phi(sets, worth, pairs.select(exact, sizes))
+        large = playable[sizes[playable] > self.max_exact]
+        if len(large):
+            sampled = _sampled_phi(
+                sets,
+                worth,
+                pairs.select(~exact, sizes),
+                large,
+                _channel_rank(sets),
+                samples=self.samples,
+                seed=self.seed,
+            )
+            phi += sampled.phi
+            self.sampled_sets_ = len(large)
+            self.sampled_conversions_ = float(sets.conversions[large].sum())
+            self.sampled_value_ = float(sets.value[large].sum())
+            for c in np.flatnonzero(sampled.var_conversions + sampled.var_value > 0):
+                self.standard_error_[channels[c]] = {
+                    "conversions": float(np.sqrt(sampled.var_conversions[c])),
+                    "value": float(np.sqrt(sampled.var_value[c])),
+                }
+        # Efficiency: a target's Shapley values add up to its own worth.
+        total = np.zeros(sets.n_sets)
+        total[playable] = worth[playable]
+        return _share_credit(sets, phi, total)
+
+    def details(self) -> dict[str, Any]:
+        if not hasattr(self, "sets_"):
+            return {}
+        out: dict[str, Any] = {"characteristic": self.characteristic, "sets": self.sets_}
+        if self.characteristic == "conversion_rate":
+            out.update(
+                subset_pairs=self.subset_pairs_,
+                sampled_sets=self.sampled_sets_,
+                sampled_conversions=self.sampled_conversions_,
+                sampled_value=self.sampled_value_,
+                samples=self.samples if self.sampled_sets_ else 0,
+                standard_error=self.standard_error_,
+            )
+        return out
+
+
+class OrderedShapley(Model):
+    """Zhao et al.'s ordered Shapley value: credit per touch position.
+
+    In a converting journey with distinct channel set S, the touch at position
+    t of channel c earns ``1 / (count of c in the journey * |S|)`` of its
+    conversions and value. Channel totals equal
+    ``shapley:characteristic=subset_conversions``; :meth:`details` gives the
+    credit of every channel at every position (1 = first touch).
+
+    References
+    ----------
+    K. Zhao, S. H. Mahboobi and S. R. Bagheri, "Shapley value methods for
+    attribution modeling in online advertising", arXiv:1804.05327, 2018.
+    """
+
+    name = "ordered_shapley"
+    description = "Simplified Shapley value split over touch positions (Zhao et al. 2018)."
+
+    def weights(self, journeys: Journeys) -> np.ndarray:
+        """Weight of every touch, adding up to 1 per journey."""
+        rows, _, counts, pair_of_touch = _distinct_touches(journeys)
+        distinct = np.bincount(rows, minlength=journeys.n_rows)
+        per_touch = counts[pair_of_touch]
+        return 1.0 / (per_touch * distinct[journeys.row_of_touch])
+
+    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        n = journeys.n_channels
+        if journeys.n_touches == 0:
+            self.position_credit_ = pl.DataFrame(
+                schema={
+                    "channel": pl.String,
+                    "position": pl.Int64,
+                    "conversions": pl.Float64,
+                    "value": pl.Float64,
+                }
+            )
+            zero = np.zeros(n)
+            return credit_frame(journeys, zero, zero)
+        w = self.weights(journeys)
+        row = journeys.row_of_touch
+        wc = w * journeys.conversions[row]
+        wv = w * journeys.value[row]
+        pos = journeys.position
+        width = int(pos.max()) + 1
+        cell = journeys.codes.astype(np.int64) * width + pos
+        grid_c = np.bincount(cell, weights=wc, minlength=n * width)
+        grid_v = np.bincount(cell, weights=wv, minlength=n * width)
+        used = np.flatnonzero((grid_c != 0) | (grid_v != 0))
+        self.position_credit_ = pl.DataFrame(
+            {
+                "channel": pl.Series(
+                    np.array(journeys.channels, dtype=object)[used // width], dtype=pl.String
+                ),
+                "position": (used % width + 1).astype(np.int64),
+                "conversions": grid_c[used],
+                "value": grid_v[used],
+            }
+        )
+        conv = grid_c.reshape(n, width).sum(axis=1)
+        val = grid_v.reshape(n, width).sum(axis=1)
+        return credit_frame(journeys, conv, val)
+
+    def details(self) -> dict[str, Any]:
+        if not hasattr(self, "position_credit_"):
+            return {}
+        return {"position_credit": self.position_credit_.to_dicts()}
