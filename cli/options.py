@@ -6,6 +6,7 @@ import functools
 import os
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,10 +16,13 @@ from typing import Any
 import click
 import polars as pl
 
+from attribution.api import AttributionResult, attribute
 from attribution.builder import load_journeys
+from attribution.costs import UncostedChannelsWarning, join_costs, read_costs
 from attribution.errors import AttributionError, InputError
 from attribution.io import FORMATS, TIME_UNITS, EventColumns, dumps, format_for, write_table
 from attribution.journeys import Journeys
+from attribution.spec import make_model
 
 
 class UserError(click.ClickException):
@@ -33,6 +37,20 @@ def user_errors() -> Iterator[None]:
         yield
     except AttributionError as exc:
         raise UserError(str(exc)) from exc
+
+
+def remember_input(path: str | os.PathLike) -> None:
+    """Note a file this command reads, so that no output may overwrite it."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.meta.setdefault("attribution.inputs", []).append(os.fspath(path))
+
+
+def all_inputs(inputs: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """``inputs`` plus every file noted with :func:`remember_input`."""
+    ctx = click.get_current_context(silent=True)
+    noted = tuple(ctx.meta.get("attribution.inputs", ())) if ctx is not None else ()
+    return (*inputs, *noted)
 
 
 def echo_err(message: str) -> None:
@@ -247,6 +265,7 @@ def emit(
 ) -> None:
     """Write a result: a text table, or the long frame as csv/json/parquet."""
     fmt = format_for(output, fmt)
+    inputs = all_inputs(inputs)
     if output is None:
         if fmt == "table":
             click.echo(table())
@@ -255,7 +274,7 @@ def emit(
         elif fmt == "json":
             click.echo(dumps(json_doc() if json_doc else long.to_dicts()))
         else:
-            raise InputError("parquet output needs a file: add -o FILE.parquet")
+            raise InputError(f"{fmt} output needs a file: add -o FILE.{fmt}")
         return
     if fmt == "table":
         from attribution.io import _atomic_write
@@ -265,3 +284,94 @@ def emit(
     else:
         write_table(long, output, fmt, inputs=inputs, json_payload=json_doc)
     echo_err(f"wrote {output}")
+
+
+# -- running models and costs (run, compare, plot, report) ------------------
+def summary_line(result: AttributionResult) -> str:
+    s = result.summary
+    customers = f"{s['customers']:,} customers, " if s["customers"] is not None else ""
+    return (
+        f"{customers}{s['journeys']:,.0f} journeys ({s['converting_journeys']:,.0f} converting), "
+        f"{s['conversions']:,.0f} conversions worth {s['conversion_value']:,.2f}: "
+        f"{s['attributed_conversions']:,.0f} attributed, "
+        f"{s['unattributed_conversions']:,.0f} unattributed "
+        f"(worth {s['unattributed_value']:,.2f})"
+    )
+
+
+def cost_options(func: Callable) -> Callable:
+    """``--costs FILE`` and its column names; the command receives ``costs`` (or None).
+
+    Shared by `run`, `compare` and `plot`. The costs file is read and checked
+    before the (possibly large) input.
+    """
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        path = kwargs.pop("costs_file")
+        channel_col = kwargs.pop("cost_channel_col")
+        cost_col = kwargs.pop("cost_col")
+        costs = None
+        if path is not None:
+            remember_input(path)
+            costs = read_costs(path, channel_col=channel_col, cost_col=cost_col)
+        return func(costs=costs, **kwargs)
+
+    for decorator in reversed(
+        [
+            click.option(
+                "--costs",
+                "costs_file",
+                type=click.Path(dir_okay=False),
+                help="Spend per channel (CSV, Parquet, JSON): adds cost, cpa, roas and roi.",
+            ),
+            click.option(
+                "--cost-channel-col",
+                default="channel",
+                show_default=True,
+                help="Channel column of the costs file.",
+            ),
+            click.option(
+                "--cost-col",
+                default="cost",
+                show_default=True,
+                help="Cost column of the costs file.",
+            ),
+        ]
+    ):
+        wrapper = decorator(wrapper)
+    return wrapper
+
+
+def run_models(inputs: InputOptions, models: tuple[str, ...]) -> AttributionResult:
+    """Load INPUT, run the models and report the accounts on stderr."""
+    for spec in models:  # fail on a bad spec before reading a large input
+        make_model(spec)
+    journeys = inputs.load()
+    with step("attributing"):
+        result = attribute(journeys, list(models) if models else None)
+    echo_err(summary_line(result))
+    for name, reason in result.skipped:
+        echo_err(f"skipped {name}: {reason}")
+    for error in result.load_errors.values():
+        echo_err(f"not loaded: {error}")
+    return result
+
+
+def costed_credits(
+    result: AttributionResult, costs: pl.DataFrame, *, totals: bool = True
+) -> tuple[pl.DataFrame, list[str]]:
+    """The credit table with costs joined, and the channels without cost (warned on stderr)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UncostedChannelsWarning)
+        table = join_costs(result.credits, costs, totals=totals)
+    uncosted: list[str] = []
+    for warning in caught:
+        if isinstance(warning.message, UncostedChannelsWarning):
+            uncosted = warning.message.channels
+            echo_err(f"warning: {warning.message}")
+        else:  # not ours: let it through as it would have gone
+            warnings.warn_explicit(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+    return table, uncosted

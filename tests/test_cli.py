@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from attribution.cli.main import COMMANDS, cli
+from attribution.registry import get_registry
 from tests.conftest import write_csv
 
 
@@ -87,7 +88,9 @@ def test_run_writes_parquet_whole(sample_events, tmp_path):
     result = invoke("run", sample_events, "-o", out)
     assert result.exit_code == 0 and f"wrote {out}" in result.stderr
     frame = pl.read_parquet(out)
-    assert frame.schema["conversions"] == pl.Float64 and frame.height == 5 * 8
+    loaded, _ = get_registry().load_all()
+    assert frame.schema["conversions"] == pl.Float64
+    assert frame.height == len(loaded) * 8  # every registered model, every channel
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 

@@ -1,0 +1,248 @@
+"""Spend per channel joined to a credit table: cost, CPA, ROAS and ROI per model and channel."""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+import polars as pl
+
+from attribution.errors import InputError
+from attribution.io import Source, _describe, _first_row, _require, read_frame
+
+__all__ = [
+    "COST_COLUMNS",
+    "TOTAL",
+    "UncostedChannelsWarning",
+    "join_costs",
+    "read_costs",
+    "uncosted_channels",
+]
+
+TOTAL = "(total)"
+"""Channel name of the per-model totals row that :func:`join_costs` appends."""
+
+COST_COLUMNS = ("cost", "cpa", "roas", "roi")
+
+_KEY = ("model", "channel")
+_NEEDED = ("model", "channel", "conversions", "value")
+
+
+class UncostedChannelsWarning(UserWarning):
+    """Channels of the credit table that the costs do not mention."""
+
+    def __init__(self, channels: list[str]) -> None:
+        self.channels = channels
+        super().__init__(
+            f"no cost for channel(s) {channels}: their cost, cpa, roas and roi are empty, "
+            f"and the '{TOTAL}' rows count them as costing nothing"
+        )
+
+
+def read_costs(
+    source: Source | Mapping[str, float],
+    *,
+    channel_col: str = "channel",
+    cost_col: str = "cost",
+) -> pl.DataFrame:
+    """Read spend per channel as a frame ``channel (str), cost (float64)``.
+
+    Parameters
+    ----------
+    source : path, DataFrame or mapping
+        A CSV (also ``.csv.gz``), Parquet, JSON (an array of records) or NDJSON
+        file, a polars or pandas DataFrame, or a ``{channel: cost}`` mapping.
+    channel_col, cost_col : str
+        Names of the channel and cost columns in ``source``.
+
+    Returns
+    -------
+    polars.DataFrame
+        One row per channel, in order of first appearance. Several rows of one
+        channel (spend per week or campaign, say) are added up. Spaces around
+        channel names are stripped, as in event files.
+
+    Raises
+    ------
+    InputError
+        A column is missing, the file is empty, or a row has no channel or a
+        cost that is not a finite number >= 0 (naming the column and row).
+    """
+    if isinstance(source, Mapping):
+        source = pl.DataFrame(
+            {channel_col: list(source.keys()), cost_col: list(source.values())},
+            schema={channel_col: pl.String, cost_col: pl.Float64},
+        )
+    where = _describe(source)
+    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".json":
+        if not Path(source).is_file():
+            raise InputError(f"{where} does not exist")
+        try:  # scan_frame knows NDJSON only; a .json costs file is an array of records
+            frame = pl.read_json(source)
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"{where} cannot be read as a JSON array of records: {exc}") from exc
+    else:
+        frame = read_frame(source)
+    _require(frame.columns, {"channel": channel_col, "cost": cost_col}, where)
+    if frame.height == 0:
+        raise InputError(f"{where}: the costs have no rows; expected one row per channel")
+    dtype = frame.schema[cost_col]
+    if not (dtype.is_numeric() or dtype in (pl.String, pl.Null)):
+        raise InputError(f"{where}: cost column '{cost_col}' has type {dtype}; expected numbers")
+    frame = frame.with_row_index("_row", offset=1).select(
+        pl.col("_row"),
+        pl.col(channel_col).cast(pl.String).str.strip_chars().alias("channel"),
+        pl.col(cost_col).alias("_raw"),
+        pl.col(cost_col).cast(pl.Float64, strict=False).alias("cost"),
+    )
+    row = _first_row(frame, pl.col("channel").is_null() | (pl.col("channel") == ""))
+    if row is not None:
+        raise InputError(f"{where}: column '{channel_col}' is empty at row {row}")
+    row = _first_row(frame, pl.col("_raw").is_null())
+    if row is not None:
+        raise InputError(
+            f"{where}: column '{cost_col}' is empty at row {row}; "
+            "give 0 for a channel that cost nothing, or leave the channel out"
+        )
+    row = _first_row(
+        frame, pl.col("cost").is_null() | ~pl.col("cost").is_finite() | (pl.col("cost") < 0)
+    )
+    if row is not None:
+        raw = frame.filter(pl.col("_row") == row)["_raw"].item()
+        raise InputError(
+            f"{where}: column '{cost_col}' at row {row} is {raw!r}; expected a finite number >= 0"
+        )
+    if (frame["channel"] == TOTAL).any():
+        raise InputError(f"{where}: '{TOTAL}' is reserved for the totals row, not a channel")
+    return frame.group_by("channel", maintain_order=True).agg(pl.col("cost").sum())
+
+
+def uncosted_channels(credits: pl.DataFrame, costs: pl.DataFrame) -> list[str]:
+    """Channels of ``credits`` (other than the totals row) that ``costs`` lacks, sorted."""
+    have = set(costs["channel"].to_list())
+    return sorted(set(credits["channel"].to_list()) - have - {TOTAL})
+
+
+def join_costs(
+    credits: pl.DataFrame,
+    costs: pl.DataFrame | Source | Mapping[str, float],
+    *,
+    totals: bool = True,
+) -> pl.DataFrame:
+    """Add ``cost, cpa, roas, roi`` to a long credit table, per model and channel.
+
+    Parameters
+    ----------
+    credits : polars.DataFrame
+        The long credit table (:attr:`AttributionResult.credits`): at least
+        ``model, channel, conversions, value``; other columns (``share``) are
+        kept.
+    costs : DataFrame, path or mapping
+        Spend per channel: a frame or file with ``channel`` and ``cost``
+        columns, or a ``{channel: cost}`` mapping (see :func:`read_costs`).
+    totals : bool, default True
+        Append one row per model with channel ``"(total)"`` (:data:`TOTAL`).
+
+    Returns
+    -------
+    polars.DataFrame
+        ``credits``' columns plus ``cost, cpa, roas, roi`` (float64); per model
+        every channel of the credits or the costs, sorted by name, then the
+        totals row. A channel that has cost but no credit gets zero credit
+        (share 0). ``cpa = cost / conversions``, ``roas = value / cost``,
+        ``roi = (value - cost) / cost``; a division by zero, or a channel
+        without cost, gives null, never inf or NaN.
+
+        The totals row adds up every channel of the model: its conversions and
+        value are all the credited ones and its cost is the sum of the known
+        costs (channels without cost add nothing), so its cpa, roas and roi
+        are the blended figures a planner quotes. Its cost is null when no
+        channel has one.
+
+    Warns
+    -----
+    UncostedChannelsWarning
+        When channels of ``credits`` have no cost, naming them.
+
+    Raises
+    ------
+    InputError
+        When ``credits`` lacks a needed column, or already has cost columns.
+    """
+    costs = read_costs(costs)  # validates a frame too, and adds up repeated channels
+    missing = [c for c in _NEEDED if c not in credits.columns]
+    if missing:
+        raise InputError(
+            f"credit table: missing column(s) {missing}; expected {list(_NEEDED)}, "
+            f"found {credits.columns}"
+        )
+    clash = [c for c in COST_COLUMNS if c in credits.columns]
+    if clash:
+        raise InputError(f"credit table already has cost column(s) {clash}")
+    if (credits["channel"] == TOTAL).any():
+        raise InputError(f"credit table: '{TOTAL}' is reserved for the totals row, not a channel")
+    schema = {**credits.schema, **dict.fromkeys(COST_COLUMNS, pl.Float64)}
+    uncosted = uncosted_channels(credits, costs)
+    if uncosted:
+        warnings.warn(UncostedChannelsWarning(uncosted), stacklevel=2)
+    if credits.height == 0:
+        return pl.DataFrame(schema=schema)
+
+    extra = [c for c in credits.columns if c not in _NEEDED]
+    models = credits.select(pl.col("model").unique(maintain_order=True))
+    channels = (
+        pl.concat([credits.select("channel"), costs.select("channel")]).unique().sort("channel")
+    )
+    # Every model gets every channel: one with cost but no credit shows as zero credit.
+    grid = models.join(channels, how="cross").with_row_index("_order")
+    out = (
+        grid.join(credits, on=list(_KEY), how="left")
+        .join(costs, on="channel", how="left")
+        .sort("_order")
+        .drop("_order")
+    )
+    uncredited = pl.col("conversions").is_null()
+    fills = [pl.col("conversions").fill_null(0.0), pl.col("value").fill_null(0.0)]
+    if "share" in extra:
+        # zero share, unless the model credited nothing at all (then share is null throughout)
+        credited = pl.col("conversions").sum().over("model") != 0
+        fills.append(
+            pl.when(uncredited & credited).then(0.0).otherwise(pl.col("share")).alias("share")
+        )
+    out = out.with_columns(fills)
+    if totals:
+        total = out.group_by("model", maintain_order=True).agg(
+            pl.lit(TOTAL).alias("channel"),
+            pl.col("conversions").sum(),
+            pl.col("value").sum(),
+            _sum_or_null("cost"),
+            *[_sum_or_null(c) if c == "share" else pl.lit(None).alias(c) for c in extra],
+        )
+        out = pl.concat([out, total.select(out.columns).cast(out.schema)])
+        # models in their order of first appearance, each with its totals row last
+        order = {m: i for i, m in enumerate(models["model"].to_list())}
+        out = out.sort(
+            pl.col("model").replace_strict(order, return_dtype=pl.Int64),
+            pl.col("channel") == TOTAL,
+            maintain_order=True,
+        )
+    return out.select(*credits.columns, *_metrics()).cast(schema)
+
+
+def _sum_or_null(name: str) -> pl.Expr:
+    """The sum, or null when every value is null (rather than a made-up zero)."""
+    col = pl.col(name)
+    return pl.when(col.is_not_null().any()).then(col.sum()).alias(name)
+
+
+def _metrics() -> list[pl.Expr]:
+    """cost, cpa, roas and roi; null wherever the divisor is zero or the cost unknown."""
+    cost, conv, value = pl.col("cost"), pl.col("conversions"), pl.col("value")
+    return [
+        cost,
+        pl.when(conv != 0).then(cost / conv).alias("cpa"),
+        pl.when(cost != 0).then(value / cost).alias("roas"),
+        pl.when(cost != 0).then((value - cost) / cost).alias("roi"),
+    ]

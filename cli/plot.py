@@ -1,0 +1,70 @@
+"""`attribution plot`: a grouped bar chart of credit by channel and model."""
+
+from __future__ import annotations
+
+import click
+
+from attribution.cli.options import (
+    all_inputs,
+    cost_options,
+    costed_credits,
+    echo_err,
+    input_options,
+    model_option,
+    run_models,
+)
+from attribution.compare import MEASURES
+from attribution.costs import COST_COLUMNS, TOTAL
+from attribution.plot import (
+    CHART_FORMATS,
+    chart_format,
+    new_figure,
+    plot_credits,
+    require_matplotlib,
+    save_chart,
+)
+
+
+@click.command("plot")
+@input_options
+@model_option
+@cost_options
+@click.option(
+    "--measure",
+    type=click.Choice(MEASURES),
+    default="share",
+    show_default=True,
+    help="What the bars show; cost, cpa, roas and roi need --costs.",
+)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Chart file: .png, .svg or .pdf (written whole or not at all).",
+)
+@click.option("--format", "fmt", type=click.Choice(CHART_FORMATS), help="Default: from -o.")
+@click.option("--title", help="Chart title; default: '<measure> by channel and model'.")
+@click.option("--width", type=click.FloatRange(min=1), help="Inches; default 9.")
+@click.option("--height", type=click.FloatRange(min=1), help="Inches; default: fits the bars.")
+@click.option("--dpi", type=click.FloatRange(min=10), default=100, show_default=True)
+def command(inputs, models, costs, measure, output, fmt, title, width, height, dpi) -> None:
+    """Draw credit by channel and model on INPUT as a grouped bar chart.
+
+    Channels are sorted by their mean over the models, largest at the top.
+    Needs matplotlib: pip install 'attribution-engine[plot]'.
+    """
+    if measure in COST_COLUMNS and costs is None:
+        raise click.UsageError(f"--measure {measure} needs costs: add --costs FILE")
+    # fail on a missing extra or a bad file name before reading a large input
+    require_matplotlib()
+    fmt = chart_format(output, fmt)
+    result = run_models(inputs, models)
+    credits = result.credits
+    if costs is not None:
+        credits, _ = costed_credits(result, costs, totals=False)
+    n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
+    figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
+    ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
+    save_chart(ax, output, fmt, inputs=all_inputs(inputs.files))
+    echo_err(f"wrote {output}")

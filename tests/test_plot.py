@@ -1,0 +1,193 @@
+"""The grouped bar chart: the Python function, the `plot` command, and the missing extra."""
+
+from __future__ import annotations
+
+import struct
+import subprocess
+import sys
+import zlib
+
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from attribution.api import attribute
+from attribution.cli.main import cli
+from attribution.costs import join_costs
+from attribution.errors import InputError, OutputError
+from attribution.journeys import Journeys
+from attribution.plot import chart_format, new_figure, plot_credits, save_chart
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def png_size(path) -> tuple[int, int]:
+    """Width and height from the IHDR chunk, after checking the signature and its CRC."""
+    data = path.read_bytes()
+    assert data[:8] == PNG_SIGNATURE
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert (length, kind) == (13, b"IHDR")
+    body = data[16 : 16 + length]
+    (crc,) = struct.unpack(">I", data[16 + length : 20 + length])
+    assert crc == zlib.crc32(kind + body)
+    assert data.endswith(b"IEND\xaeB`\x82")
+    return struct.unpack(">II", body[:8])
+
+
+@pytest.fixture
+def credits():
+    # shares: first_touch a 2/3, b 0, c 1/3; last_touch a 0, b 2/3, c 1/3
+    paths = Journeys.from_paths(
+        [["a", "b"], ["a", "b"], ["c"]], conversions=[1, 1, 1], value=[10, 10, 40]
+    )
+    return attribute(paths, ["first_touch", "last_touch"]).credits
+
+
+@pytest.fixture
+def ax():
+    figure = new_figure(3, 2, width=6, height=4, dpi=50)
+    return figure.add_subplot()
+
+
+def test_chart_has_title_labels_legend_and_sorted_channels(credits, ax):
+    returned = plot_credits(credits, "share", ax=ax)
+    assert returned is ax
+    assert ax.get_title() == "Share of conversions by channel and model"
+    assert ax.get_xlabel() == "Share of credited conversions"
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["first_touch", "last_touch"]
+    # mean shares: a 1/3, b 1/3, c 1/3 -> ties broken by name
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
+    bars = [patch.get_width() for patch in ax.patches]
+    assert bars == pytest.approx([2 / 3, 0, 1 / 3, 0, 2 / 3, 1 / 3])
+    labels = [t.get_text() for t in ax.texts]
+    assert "66.7%" in labels and "33.3%" in labels
+
+
+def test_channels_sorted_by_mean_largest_first(credits, ax):
+    plot_credits(credits, "value", ax=ax, title="Value")
+    # value: first_touch a 20, b 0, c 40; last_touch a 0, b 20, c 40 -> c first
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["c", "a", "b"]
+    assert ax.get_title() == "Value"
+
+
+def test_empty_cost_metrics_are_labelled_not_drawn(credits, ax):
+    costed = join_costs(credits, {"a": 10, "b": 0, "c": 20})  # roas of b divides by zero
+    plot_credits(costed, "roas", ax=ax)
+    ticks = [t.get_text() for t in ax.get_yticklabels()]
+    assert "(total)" not in ticks
+    assert ticks[-1] == "b"  # no value at all: last
+    assert [t.get_text() for t in ax.texts].count("n/a") == 2
+    assert any("break-even" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_default_axes_come_from_a_new_figure(credits):
+    import matplotlib.pyplot as plt
+
+    ax = plot_credits(credits)
+    try:
+        assert ax.figure.get_size_inches()[1] > 2
+        assert len(ax.patches) == 6
+    finally:
+        plt.close(ax.figure)
+
+
+def test_bad_measure_or_format_says_what_is_expected(credits, ax, tmp_path):
+    with pytest.raises(InputError, match="needs costs"):
+        plot_credits(credits, "roi", ax=ax)
+    with pytest.raises(OutputError, match=r"expected one of \['png', 'svg', 'pdf'\]"):
+        chart_format(tmp_path / "chart.gif")
+    assert chart_format(tmp_path / "chart.PNG") == "png"
+
+
+def test_saved_png_is_valid_and_of_the_asked_size(credits, ax, tmp_path):
+    import matplotlib.image
+
+    plot_credits(credits, ax=ax)
+    out = tmp_path / "chart.png"
+    save_chart(ax, out)
+    assert png_size(out) == (300, 200)  # 6 x 4 inches at 50 dpi
+    pixels = matplotlib.image.imread(out)
+    assert pixels.shape[:2] == (200, 300)
+    assert pixels.std() > 0  # something was drawn
+
+
+def test_cli_plot_writes_png_svg_and_pdf(sample_events, tmp_path):
+    common = ["-m", "linear", "-m", "last_touch", "--width", "8", "--height", "5", "--dpi", "40"]
+    png = tmp_path / "chart.png"
+    result = invoke("plot", sample_events, "-o", png, *common)
+    assert result.exit_code == 0, result.output
+    assert png_size(png) == (320, 200)
+    assert f"wrote {png}" in result.stderr
+    svg, pdf = tmp_path / "chart.svg", tmp_path / "chart.pdf"
+    invoke("plot", sample_events, "-o", svg, *common)
+    invoke("plot", sample_events, "-o", pdf, *common)
+    text = svg.read_text()
+    assert text.startswith("<?xml") and 'width="576pt" height="360pt"' in text
+    assert pdf.read_bytes().startswith(b"%PDF-")
+
+
+def test_cli_plot_roas_needs_costs_and_draws_with_them(sample_events, tmp_path):
+    out = tmp_path / "roas.png"
+    result = invoke("plot", sample_events, "-o", out, "--measure", "roas")
+    assert result.exit_code == 2 and "--measure roas needs costs" in result.stderr
+    costs = sample_events.parent / "costs.csv"
+    result = invoke(
+        "plot", sample_events, "-o", out, "--measure", "roas", "--costs", costs, "-m", "linear"
+    )
+    assert result.exit_code == 0
+    width, height = png_size(out)
+    assert width == 900 and height > 300  # 9 inches at 100 dpi; height fits 8 channels
+
+
+def test_cli_plot_bad_extension_fails_before_reading(tmp_path):
+    result = invoke("plot", tmp_path / "missing.csv", "-o", tmp_path / "chart.gif")
+    assert result.exit_code == 1
+    assert "cannot draw a chart as 'gif'" in result.stderr
+
+
+def test_without_matplotlib_the_extra_is_named(credits, sample_events, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    with pytest.raises(OutputError, match=r"pip install 'attribution-engine\[plot\]'"):
+        plot_credits(credits)
+    out = tmp_path / "chart.png"
+    # the input does not exist: the missing extra is reported before it is read
+    result = invoke("plot", tmp_path / "missing.csv", "-o", out)
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        "Error: charts need matplotlib, which is not installed; "
+        "install the plot extra: pip install 'attribution-engine[plot]'"
+    )
+    assert not out.exists()
+
+
+def test_import_and_cli_chart_touch_no_global_matplotlib_state(tmp_path):
+    """Importing attribution.plot loads no matplotlib; drawing for the CLI never loads pyplot."""
+    code = f"""
+import sys
+import attribution.plot as plot
+assert "matplotlib" not in sys.modules, "imported at import time"
+from attribution.api import attribute
+from attribution.journeys import Journeys
+credits = attribute(Journeys.from_paths([["a", "b"]], conversions=[1]), ["linear"]).credits
+ax = plot.new_figure(2, 1).add_subplot()
+plot.plot_credits(credits, ax=ax)
+plot.save_chart(ax, {str(tmp_path / "c.png")!r})
+assert "matplotlib.pyplot" not in sys.modules, "pyplot was imported"
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "c.png").read_bytes().startswith(PNG_SIGNATURE)
+
+
+def test_plot_accepts_a_result_as_well_as_a_table(credits, ax):
+    paths = Journeys.from_paths([["a"], ["b"]], conversions=[1, 1])
+    result = attribute(paths, ["linear"])
+    plot_credits(result, ax=ax)
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
+    assert isinstance(result.credits, pl.DataFrame)
