@@ -54,6 +54,8 @@ class EventColumns:
     channel: str = "channel"
     event: str = "event"
     value: str = "value"
+    # Optional: where each conversion happened (store, web, ...), for the ROPO KPIs.
+    conversion_channel: str | None = None
 
 
 # -- files ----------------------------------------------------------------
@@ -67,12 +69,18 @@ def _suffixes(path: Path) -> list[str]:
     return [s.lower() for s in path.suffixes]
 
 
-def scan_frame(source: Source, *, delimiter: str | None = None) -> pl.LazyFrame:
+def scan_frame(
+    source: Source, *, delimiter: str | None = None, text_columns: tuple[str, ...] = ()
+) -> pl.LazyFrame:
     """Any supported source as a LazyFrame (gzip CSV is read eagerly).
 
     Files: ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``), ``.parquet``/``.pq``,
-    ``.ndjson``/``.jsonl``. Frames: polars or pandas.
+    ``.ndjson``/``.jsonl``. Frames: polars or pandas. ``text_columns`` of a CSV
+    are read as text, not inferred: ids keep leading zeros, and a value column
+    whose first rows look like integers still reads ``12.5`` further down (our
+    own checks then name any row that is not a number).
     """
+    overrides = {c: pl.String for c in text_columns}
     if isinstance(source, pl.LazyFrame):
         return source
     if isinstance(source, pl.DataFrame):
@@ -99,8 +107,12 @@ def scan_frame(source: Source, *, delimiter: str | None = None) -> pl.LazyFrame:
         if kind in (".csv", ".tsv", ".txt"):
             sep = delimiter or ("\t" if kind == ".tsv" else ",")
             if gz:  # scan_csv cannot read compressed files; read_csv decompresses
-                return pl.read_csv(path, separator=sep, infer_schema_length=10000).lazy()
-            return pl.scan_csv(path, separator=sep, infer_schema_length=10000)
+                return pl.read_csv(
+                    path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+                ).lazy()
+            return pl.scan_csv(
+                path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+            )
         if gz:
             raise InputError(f"file '{path}': only CSV files may be gzip-compressed")
         if kind in (".parquet", ".pq"):
@@ -220,6 +232,14 @@ def _normalise(
     else:
         value = pl.lit(1.0)
         raw_value = pl.lit(1.0)
+    extra = []
+    if cols.conversion_channel is not None:
+        if not all_conversions and conversion_event is None:  # touches only: no conversion here
+            location = pl.lit(None, dtype=pl.String)
+        else:
+            _require(names, {"conversion channel": cols.conversion_channel}, where)
+            location = pl.col(cols.conversion_channel).cast(pl.String).str.strip_chars()
+        extra.append(location.alias("conversion_channel"))
     return lazy.with_row_index("_row", offset=1).select(
         pl.col("_row"),
         pl.col(cols.customer).alias("customer"),
@@ -229,6 +249,7 @@ def _normalise(
         is_conv.alias("is_conversion"),
         value.alias("value"),
         raw_value.alias("_raw_value"),
+        *extra,
     )
 
 
@@ -299,7 +320,8 @@ def scan_events(
     conversion (the separate conversions source: customer, time, value).
     """
     cols = columns or EventColumns()
-    lazy = scan_frame(source, delimiter=delimiter)
+    text = (cols.customer, cols.channel, cols.event, cols.value)
+    lazy = scan_frame(source, delimiter=delimiter, text_columns=text)
     return _normalise(
         lazy,
         _describe(source),
@@ -425,8 +447,14 @@ def _atomic_write(path: Path, write: Callable[[Path], None], inputs: tuple[Path,
         raise
 
 
-FORMATS = ("table", "csv", "json", "parquet")
-_EXTENSIONS = {".csv": "csv", ".json": "json", ".parquet": "parquet", ".pq": "parquet"}
+FORMATS = ("table", "csv", "json", "parquet", "xlsx")
+_EXTENSIONS = {
+    ".csv": "csv",
+    ".json": "json",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".xlsx": "xlsx",  # needs the [xlsx] extra (xlsxwriter)
+}
 
 
 def format_for(output: str | os.PathLike | None, fmt: str | None) -> str:
@@ -467,8 +495,25 @@ def write_table(
     elif fmt == "json":
         doc = json_payload() if json_payload else frame.to_dicts()
         write_json(doc, path, inputs=inputs)
+    elif fmt == "xlsx":
+        _atomic_write(path, lambda p: _write_xlsx(frame, p), ins)
     else:
-        raise OutputError(f"cannot write format '{fmt}' to a file; expected csv, json or parquet")
+        raise OutputError(
+            f"cannot write format '{fmt}' to a file; expected csv, json, parquet or xlsx"
+        )
+
+
+def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
+    """One worksheet with a header row; nulls are empty cells, numbers stay numbers."""
+    try:
+        import xlsxwriter  # noqa: F401  (polars' write_excel needs it)
+    except ImportError as exc:
+        raise OutputError(
+            "xlsx output needs xlsxwriter, which is not installed; "
+            "install the xlsx extra: pip install 'attribution-engine[xlsx]'"
+        ) from exc
+    # float_precision only sets the cells' display format; the stored values are exact
+    frame.write_excel(path, worksheet="data", autofit=True, float_precision=4)
 
 
 def write_json(doc: Any, output: str | os.PathLike, *, inputs: tuple = ()) -> None:

@@ -1,0 +1,307 @@
+"""The HTML report: its sections and charts, that it needs no network, and how it renders in
+a real headless browser (Debian's chromium; skipped with the reason when it is missing)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import polars as pl
+import pytest
+from click.testing import CliRunner
+
+from attribution.builder import load_journeys
+from attribution.cli.main import cli
+from attribution.journeys import Journeys
+from attribution.models.base import Model, credit_frame
+from attribution.models.heuristics import Linear
+from attribution.registry import Registry, use_registry
+from attribution.report import SECTIONS, render_report, write_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Debian's chromium is not installed (apt-get install -y chromium; "
+    ".ci/run installs it when the package archive is reachable)",
+)
+
+
+class FakeMarkov(Model):
+    """Stands in for the Markov model: linear credit, and first-order transitions."""
+
+    name = "markov"
+    description = "test double with the Markov model's interface"
+
+    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        row = journeys.row_of_touch
+        w = 1.0 / journeys.lengths[row]
+        n = journeys.n_channels
+        conv = np.bincount(journeys.codes, weights=w * journeys.conversions[row], minlength=n)
+        value = np.bincount(journeys.codes, weights=w * journeys.value[row], minlength=n)
+        names = np.array(journeys.channels, dtype=object)
+        first = journeys.offsets[:-1]
+        last = journeys.offsets[1:] - 1
+        inner = np.setdiff1d(np.arange(journeys.n_touches), last)
+        edges = pl.concat(
+            [
+                pl.DataFrame({"from": "(start)", "to": names[journeys.codes[first]]}),
+                pl.DataFrame(
+                    {"from": names[journeys.codes[inner]], "to": names[journeys.codes[inner + 1]]}
+                ),
+                pl.DataFrame(
+                    {
+                        "from": names[journeys.codes[last]],
+                        "to": np.where(journeys.conversions > 0, "(conversion)", "(null)"),
+                    }
+                ),
+            ]
+        )
+        self.transitions_ = (
+            edges.group_by("from", "to")
+            .len("count")
+            .with_columns(probability=pl.col("count") / pl.col("count").sum().over("from"))
+            .sort("from", "to")
+        )
+        self.removal_effects_ = {c: 0.5 for c in journeys.channels}
+        return credit_frame(journeys, conv, value)
+
+    def transition_table(self) -> pl.DataFrame:
+        return self.transitions_
+
+
+class BrokenMarkov(Model):
+    name = "markov"
+    description = "a markov model whose transition table fails"
+
+    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        zero = np.zeros(journeys.n_channels)
+        return credit_frame(journeys, zero, zero)
+
+    def transition_table(self) -> pl.DataFrame:
+        raise RuntimeError("no transitions today")
+
+
+@pytest.fixture
+def journeys(sample_events) -> Journeys:
+    return load_journeys(sample_events)
+
+
+@pytest.fixture
+def with_fake_markov(clean_registry):
+    clean_registry.register(FakeMarkov, replace=True)
+    return clean_registry
+
+
+class _Scan(HTMLParser):
+    """Collects ids, tags, attributes and style text of an HTML document."""
+
+    URL_ATTRS: ClassVar[set[str]] = {"src", "href", "xlink:href", "action", "poster", "data"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: list[str] = []
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        d = dict(attrs)
+        self.tags.append((tag, d))
+        if d.get("id"):
+            self.ids.append(d["id"])
+        if d.get("style"):
+            self.styles.append(d["style"])
+        self._in_style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+    def external_references(self) -> list[str]:
+        """Every reference that would make a browser go to the network."""
+        found = []
+        for tag, attrs in self.tags:
+            for name, value in attrs.items():
+                if name in self.URL_ATTRS and value and re.match(r"\s*(https?:)?//", value, re.I):
+                    found.append(f"<{tag} {name}={value}>")
+            if tag in ("link", "iframe", "object", "embed", "img", "audio", "video", "source"):
+                found.append(f"<{tag}>")
+            if tag == "script" and attrs.get("src"):
+                found.append("<script src>")
+        for css in self.styles:
+            found += re.findall(r"url\(\s*['\"]?\s*(?:https?:)?//[^)]*\)|@import[^;]*", css, re.I)
+        return found
+
+
+def scan(text: str) -> _Scan:
+    parser = _Scan()
+    parser.feed(text)
+    return parser
+
+
+# -- the document ----------------------------------------------------------------------
+def test_report_has_every_section_and_chart(journeys, with_fake_markov):
+    text = render_report(journeys, ["linear", "last_touch"], costs={"display": 100.0})
+    doc = scan(text)
+    assert [i for i in doc.ids if i in SECTIONS] == list(SECTIONS)
+    charts = [a["data-chart"] for t, a in doc.tags if t == "svg"]
+    assert charts == ["models", "path-lengths", "markov"]
+    # the model chart has one bar per channel and model (the markov graph run is extra)
+    chart = text.split('data-chart="models"')[1].split("</svg>")[0]
+    assert chart.count("<rect") == 2 * journeys.n_channels
+
+
+def test_markov_graph_draws_the_transitions(journeys, with_fake_markov):
+    text = render_report(journeys, ["markov"])
+    graph = text.split('data-chart="markov"')[1].split("</svg>")[0]
+    states = set(re.findall(r'data-state="([^"]+)"', graph))
+    assert states == {*journeys.channels, "(start)", "(conversion)", "(null)"}
+    assert graph.count("<path d=") >= journeys.n_channels  # at least one edge per channel
+    assert "Removal effects" in text
+
+
+def test_markov_section_is_a_note_when_the_model_is_missing(journeys):
+    with use_registry(Registry(include=lambda dist: False)) as registry:
+        registry.register(Linear)  # as if no markov model were installed
+        text = render_report(journeys, ["linear"])
+    section = text.split('id="markov"')[1].split("</section>")[0]
+    assert "omitted" in section and "<svg" not in section
+
+
+def test_markov_section_is_a_note_when_the_model_fails(journeys, clean_registry):
+    clean_registry.register(BrokenMarkov, replace=True)
+    text = render_report(journeys, ["linear", "markov"])
+    section = text.split('id="markov"')[1].split("</section>")[0]
+    assert "no transitions today" in section and "<svg" not in section
+
+
+def test_costs_section_lists_cpa_per_model(journeys, with_fake_markov):
+    text = render_report(journeys, ["linear"], costs={"display": 1000.0, "email": 10.0})
+    section = text.split('id="costs"')[1].split("</section>")[0]
+    assert "Cost per acquisition" in section and "ROAS" in section
+    assert "no cost for channel(s)" in section  # the uncosted channels are named
+    assert 'id="costs"' not in render_report(journeys, ["linear"])
+
+
+def test_paths_input_reports_unavailable_kpis(journeys, with_fake_markov):
+    text = render_report(journeys.aggregate(), ["linear"])
+    card = re.search(r'data-kpi="customers" title="([^"]+)"', text)
+    assert card and "paths table" in card.group(1)
+
+
+def test_names_are_escaped(with_fake_markov):
+    j = Journeys.from_paths([["<b>x</b>", "a&b"], ["a&b"]], conversions=[1, 0], nulls=[0, 1])
+    text = render_report(j, ["linear"])
+    assert "<b>x</b>" not in text and "&lt;b&gt;x&lt;/b&gt;" in text
+
+
+def test_report_makes_no_network_reference(journeys, with_fake_markov):
+    text = render_report(journeys, ["linear", "markov"], costs={"display": 5.0})
+    assert scan(text).external_references() == []
+    # the scanner itself finds what it should
+    bad = '<link href="https://cdn.example/x.css"><div style="background:url(//x.io/a.png)">'
+    assert len(scan(bad).external_references()) == 3
+
+
+def test_write_report_refuses_to_overwrite_an_input(journeys, tmp_path, sample_events):
+    from attribution.errors import OutputError
+
+    with pytest.raises(OutputError, match="refusing to overwrite"):
+        write_report(sample_events, journeys, ["linear"], inputs=(sample_events,))
+
+
+def test_report_command_writes_one_file(sample_events, tmp_path, with_fake_markov):
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(
+        cli,
+        ["report", str(sample_events), "-o", str(out), "-m", "linear", "-m", "time_decay"],
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and "wrote" in result.stderr
+    text = out.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "time_decay" in text
+    assert [p.name for p in tmp_path.iterdir()] == ["report.html"]  # no temporary left over
+
+
+def test_report_command_needs_an_output(sample_events):
+    result = CliRunner().invoke(cli, ["report", str(sample_events)])
+    assert result.exit_code == 2 and "--output" in result.output
+
+
+# -- in a real browser ---------------------------------------------------------------------
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / f"profile{len(list(tmp_path.glob('profile*')))}"
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={profile}",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+
+
+@needs_chromium
+def test_report_renders_in_headless_chromium(journeys, tmp_path, with_fake_markov):
+    page = tmp_path / "report.html"
+    write_report(page, journeys, ["linear", "position_based", "markov"], costs={"email": 5.0})
+    dom = chromium(tmp_path, "--window-size=1200,900", "--dump-dom", page.as_uri()).stdout
+    doc = scan(dom)
+    assert [i for i in doc.ids if i in SECTIONS] == list(SECTIONS)
+    # the page's own script counts the charts the browser laid out with a size
+    body = next(a for t, a in doc.tags if t == "body")
+    assert body.get("data-charts-rendered") == "3"
+    shot = tmp_path / "shot.png"
+    chromium(tmp_path, "--window-size=1000,2400", f"--screenshot={shot}", page.as_uri())
+    assert shot.stat().st_size > 20_000  # a blank page compresses to a few kilobytes
+
+
+def page_requests(tmp_path: Path, page: Path) -> list[str]:
+    """URLs the page itself asked the network for, from chromium's net log.
+
+    The browser's own background requests (updates, accounts) are told apart by
+    their network isolation key, which is the page's site (file://) for the page's.
+    """
+    log = tmp_path / f"netlog{len(list(tmp_path.glob('netlog*')))}.json"
+    chromium(
+        tmp_path,
+        "--host-resolver-rules=MAP * ~NOTFOUND",
+        f"--log-net-log={log}",
+        "--dump-dom",
+        page.as_uri(),
+    )
+    netlog = json.loads(log.read_text())
+    start = netlog["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    urls = []
+    for event in netlog["events"]:
+        params = event.get("params") or {}
+        if event["type"] == start and "file://" in params.get("network_isolation_key", ""):
+            if not params["url"].startswith(("file:", "data:", "about:")):
+                urls.append(params["url"])
+    return urls
+
+
+@needs_chromium
+def test_report_makes_no_network_request_in_chromium(journeys, tmp_path, with_fake_markov):
+    page = tmp_path / "report.html"
+    write_report(page, journeys, ["linear", "markov"])
+    assert page_requests(tmp_path, page) == []
+    control = tmp_path / "control.html"  # the check can fail: a page that does fetch
+    control.write_text('<!DOCTYPE html><img src="http://example.invalid/x.png">')
+    assert page_requests(tmp_path, control) == ["http://example.invalid/x.png"]
