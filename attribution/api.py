@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import polars as pl
 
+from attribution.arrays import distinct
 from attribution.errors import ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.models.base import Model
@@ -114,7 +114,7 @@ def summarise(journeys: Journeys) -> dict[str, Any]:
     un = journeys.unattributed
     customers = None
     if journeys.customer is not None:
-        customers = len(np.unique(journeys.customer))
+        customers = len(distinct(journeys.customer))
     return {
         "journeys": journeys.n_journeys,
         "converting_journeys": journeys.total_conversions,

@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
+from attribution.arrays import distinct
 from attribution.journeys import Journeys
 
 __all__ = [
@@ -125,7 +126,7 @@ def simulate_journeys(
     days = np.maximum(days, 0.0)
 
     # Noisy-OR over distinct channels.
-    pair = np.unique(row.astype(np.int64) * n_ch + codes)
+    pair = distinct(row.astype(np.int64) * n_ch + codes)
     log_keep = np.bincount(pair // n_ch, weights=np.log1p(-lift[pair % n_ch]), minlength=n_journeys)
     p = 1 - (1 - base_rate) * np.exp(log_keep)
     converted = rng.random(n_journeys) < p
@@ -250,7 +251,7 @@ def true_incremental_credit(
         raise ValueError(f"channels {missing} of the journeys are not among the simulated ones")
     lift = np.array([lift_of[c] for c in journeys.channels], dtype=np.float64)
     n_ch = max(journeys.n_channels, 1)
-    pair = np.unique(journeys.row_of_touch * n_ch + journeys.codes.astype(np.int64))
+    pair = distinct(journeys.row_of_touch * n_ch + journeys.codes.astype(np.int64))
     row, code = pair // n_ch, pair % n_ch
     weight = (journeys.conversions + journeys.nulls)[row] * (1 - base_rate)
     lp = lift[code]

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 from scipy.special import beta
 
+from attribution.arrays import distinct
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models.base import Model, credit_frame
@@ -225,7 +226,7 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
     start1 = _offsets(count1)[:-1]
     # Index 2: pairs of members of targets by their two channels (a loop over sizes).
     first, second = [empty], [empty]
-    for n in np.unique(sizes[targets]):
+    for n in distinct(sizes[targets]):
         if n < 2:
             continue
         base = sets.offsets[targets[sizes[targets] == n]][:, None]
@@ -239,7 +240,7 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
     uniq2, start2, count2 = np.unique(pkey[order], return_index=True, return_counts=True)
 
     us, ts, poss = [], [], []
-    for m in np.unique(sizes[sources]):  # a loop over source sizes
+    for m in distinct(sizes[sources]):  # a loop over source sizes
         m = int(m)
         if m > 1 and len(uniq2) == 0:  # every target has one channel
             break
@@ -367,14 +368,14 @@ def _sampled_phi(
     # A target's per-order Shapley values add up to its worth: credit = value * phi / worth.
     scale_c = np.divide(sets.conversions, worth, out=np.zeros(sets.n_sets), where=worth != 0)
     scale_v = np.divide(sets.value, worth, out=np.zeros(sets.n_sets), where=worth != 0)
-    for n in np.unique(sizes[targets]):  # a loop over set sizes
+    for n in distinct(sizes[targets]):  # a loop over set sizes
         group = pairs.select(sizes[pairs.t] == n, sizes)
         rng = np.random.default_rng([seed, int(n)])
         order = rng.permuted(np.tile(np.arange(n, dtype=np.int32), (samples, 1)), axis=1)
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(n, dtype=np.int32)[None, :], axis=1)
         group_targets = targets[sizes[targets] == n]
-        chans = np.unique(sets.codes[_expand(sets.offsets[group_targets], sizes[group_targets])])
+        chans = distinct(sets.codes[_expand(sets.offsets[group_targets], sizes[group_targets])])
         local_ch = np.zeros(n_ch, dtype=np.int64)
         local_ch[chans] = np.arange(len(chans))
         x_c = np.zeros(samples * len(chans))
