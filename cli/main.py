@@ -15,6 +15,11 @@ COMMANDS = {
     "paths": "paths",
     "models": "models",
     "sample-data": "sample_data",
+    "compare": "compare",
+    "plot": "plot",
+    "kpis": "kpis",
+    "report": "report",
+    "transitions": "transitions",
 }
 
 
