@@ -78,34 +78,30 @@ def build_journeys(
 
     # where each conversion happened, only when read (EventColumns.conversion_channel)
     location_col = ["conversion_channel"] if "conversion_channel" in events.columns else []
-    ordered = (
-        events.lazy()
-        .with_columns(
-            # Fewer sort keys sort faster: time and "touch before conversion" in
-            # one integer, and one tie-breaker (channel code for touches, value
-            # for conversions at the same instant).
-            _order=pl.col("time").dt.epoch("us") * 2 + pl.col("is_conversion").cast(pl.Int64),
-            code=pl.col("channel").cast(pl.Enum(channels)).to_physical().cast(pl.UInt32),
-        )
-        .with_columns(
-            _tie=pl.when(pl.col("is_conversion"))
-            .then(pl.col("value"))
-            .otherwise(pl.col("code").cast(pl.Float64))
-        )
-        .sort(["customer", "_order", "_tie", *location_col], nulls_last=True)
-        .select(
-            *location_col,
-            new_customer=(pl.col("customer") != pl.col("customer").shift()).fill_null(True),
-            is_conversion=pl.col("is_conversion"),
-            time=pl.col("time").dt.epoch("us"),
-            code=pl.col("code"),
-            value=pl.col("value"),
-        )
-        .collect()
+    keyed = events.select(
+        "customer",
+        "is_conversion",
+        "value",
+        *location_col,
+        # Fewer sort keys sort faster: time and "touch before conversion" in
+        # one integer, and one tie-breaker (channel code for touches, value
+        # for conversions at the same instant).
+        _order=pl.col("time").dt.epoch("us") * 2 + pl.col("is_conversion").cast(pl.Int64),
+        code=pl.col("channel").cast(pl.Enum(channels)).to_physical().cast(pl.UInt32),
+    ).with_columns(
+        _tie=pl.when(pl.col("is_conversion"))
+        .then(pl.col("value"))
+        .otherwise(pl.col("code").cast(pl.Float64))
     )
-    new_customer = ordered["new_customer"].to_numpy()
-    is_conv = ordered["is_conversion"].to_numpy()
-    time = ordered["time"].to_numpy()
+    # Sort the keys once and gather only what is needed: sorting the whole
+    # frame would move its string columns, which costs more than the sort.
+    order_keys = ["customer", "_order", "_tie", *location_col]
+    order = keyed.select(pl.arg_sort_by(order_keys, nulls_last=True)).to_series()
+    sorted_customer = keyed["customer"].gather(order)
+    new_customer = (sorted_customer != sorted_customer.shift()).fill_null(True).to_numpy()
+    idx = order.to_numpy()
+    is_conv = keyed["is_conversion"].to_numpy()[idx]
+    time = keyed["_order"].to_numpy()[idx] // 2
     n = len(is_conv)
 
     # A journey is a run of rows that starts at a new customer or right after
@@ -123,7 +119,7 @@ def build_journeys(
     touch = np.flatnonzero(~is_conv)
     t_journey = journey_of_row[touch]
     days = (end_time[t_journey] - time[touch]) / _US_PER_DAY
-    codes = ordered["code"].to_numpy()[touch]
+    codes = keyed["code"].to_numpy()[idx[touch]]
 
     keep = np.ones(len(touch), dtype=bool)
     if lookback_days is not None:
@@ -147,7 +143,7 @@ def build_journeys(
     t_journey, days, codes = t_journey[keep], days[keep], codes[keep]
     lengths = np.bincount(t_journey, minlength=len(first_row))
     has_touch = lengths > 0
-    values = ordered["value"].to_numpy()[last_row]
+    values = keyed["value"].to_numpy()[idx[last_row]]
     lost = converted & ~has_touch
     unattributed = Unattributed(conversions=float(lost.sum()), value=float(values[lost].sum()))
 
@@ -155,7 +151,7 @@ def build_journeys(
     conv = converted[rows].astype(np.float64)
     location = None
     if location_col:
-        where = ordered["conversion_channel"].to_numpy()[last_row[rows]].astype(object)
+        where = keyed["conversion_channel"].to_numpy()[idx[last_row[rows]]].astype(object)
         where[~converted[rows] | (where == "")] = None
         location = where
     return Journeys(

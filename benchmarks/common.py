@@ -19,15 +19,17 @@ REPEAT_SHARE = 0.1
 def events_file(size: str, *, seed: int = 0, folder: Path = DATA) -> Path:
     """A Parquet event log of ``size`` simulated journeys (generated once, cached).
 
-    ``size`` is a key of :data:`attribution.simulate.SIZES`; the simulator makes
-    that many journeys (about 3 touches each) over ``size / 1.1`` customers,
-    a tenth of whom come back for a second journey.
+    ``size`` is a key of :data:`attribution.simulate.SIZES`: that many customers,
+    a tenth of whom come back for a second journey, with about 3 touches a
+    journey. The path builder makes about ``size`` journeys of them (a null
+    first journey merges with the customer's second one, and the 30-day
+    lookback empties a few).
     """
     n = SIZES[size]
     path = folder / f"events-{size}-seed{seed}.parquet"
     if not path.exists():
         folder.mkdir(parents=True, exist_ok=True)
-        frame = simulate_events(round(n / (1 + REPEAT_SHARE)), repeat_share=REPEAT_SHARE, seed=seed)
+        frame = simulate_events(n, repeat_share=REPEAT_SHARE, seed=seed)
         tmp = path.with_suffix(".tmp")
         frame.write_parquet(tmp)
         os.replace(tmp, path)
