@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import click
 import polars as pl
 
-from attribution.cli.options import echo_err, emit, input_options, output_options, render_table
-from attribution.kpis import KPIs, compute_kpis, format_kpi, read_channel_kinds
+from attribution.cli.options import (
+    echo_err,
+    emit,
+    input_options,
+    kpi_options,
+    output_options,
+    render_table,
+)
+from attribution.kpis import KPIs, compute_kpis, format_kpi
 
 
 def _pretty(frame: pl.DataFrame) -> pl.DataFrame:
@@ -51,25 +56,9 @@ def render_kpis(kpis: KPIs) -> str:
 
 @click.command("kpis")
 @input_options
+@kpi_options
 @output_options
-@click.option(
-    "--channel-kinds",
-    type=click.Path(exists=True, dir_okay=False),
-    help="File with columns channel, kind (online|offline), for the ROPO KPIs.",
-)
-@click.option(
-    "--conversion-channel-col",
-    metavar="NAME",
-    help="Column saying where each conversion happened (a channel, or online/offline).",
-)
-@click.option(
-    "--top",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    help="How many of the most frequent paths to list.",
-)
-def command(inputs, fmt, output, channel_kinds, conversion_channel_col, top) -> None:
+def command(inputs, kinds, top, fmt, output) -> None:
     """Omnichannel KPIs of INPUT: conversion rates, cross-channel share, touches
     and days to conversion, order value by customer segment, ROPO, top paths.
 
@@ -77,10 +66,6 @@ def command(inputs, fmt, output, channel_kinds, conversion_channel_col, top) -> 
     table kpi, segment, value (unavailable KPIs have an empty value); JSON adds
     the tables behind it and the reasons. Formulas: docs/kpis.md.
     """
-    kinds = read_channel_kinds(channel_kinds) if channel_kinds else None
-    if conversion_channel_col:
-        columns = dataclasses.replace(inputs.columns, conversion_channel=conversion_channel_col)
-        inputs = dataclasses.replace(inputs, columns=columns)
     kpis = compute_kpis(inputs.load(), channel_kinds=kinds, top=top)
     for note in kpis.notes:
         echo_err(f"note: {note}")
@@ -88,7 +73,7 @@ def command(inputs, fmt, output, channel_kinds, conversion_channel_col, top) -> 
         kpis.long(),
         fmt=fmt,
         output=output,
-        inputs=(*inputs.files, *((channel_kinds,) if channel_kinds else ())),
+        inputs=inputs.files,
         table=lambda: render_kpis(kpis),
         json_doc=kpis.to_dict,
     )

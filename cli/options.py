@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import sys
@@ -375,3 +376,52 @@ def costed_credits(
                 warning.message, warning.category, warning.filename, warning.lineno
             )
     return table, uncosted
+
+
+def kpi_options(func: Callable) -> Callable:
+    """``--channel-kinds``, ``--conversion-channel-col`` and ``--top`` for the KPIs.
+
+    Goes below :func:`input_options`: the command receives ``inputs`` (reading
+    the conversion location column when asked), ``kinds`` (the channel kinds
+    frame, or None) and ``top``.
+    """
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        from attribution.kpis import read_channel_kinds
+
+        path = kwargs.pop("channel_kinds")
+        location = kwargs.pop("conversion_channel_col")
+        kinds = None
+        if path is not None:
+            remember_input(path)
+            kinds = read_channel_kinds(path)
+        if location:
+            inputs = kwargs["inputs"]
+            columns = dataclasses.replace(inputs.columns, conversion_channel=location)
+            kwargs["inputs"] = dataclasses.replace(inputs, columns=columns)
+        return func(kinds=kinds, **kwargs)
+
+    for decorator in reversed(
+        [
+            click.option(
+                "--channel-kinds",
+                type=click.Path(exists=True, dir_okay=False),
+                help="File with columns channel, kind (online|offline), for the ROPO KPIs.",
+            ),
+            click.option(
+                "--conversion-channel-col",
+                metavar="NAME",
+                help="Column saying where each conversion happened (a channel, or online/offline).",
+            ),
+            click.option(
+                "--top",
+                type=click.IntRange(min=0),
+                default=10,
+                show_default=True,
+                help="How many of the most frequent paths to list.",
+            ),
+        ]
+    ):
+        wrapper = decorator(wrapper)
+    return wrapper

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import click
@@ -12,10 +11,10 @@ from attribution.cli.options import (
     cost_options,
     echo_err,
     input_options,
+    kpi_options,
     model_option,
     step,
 )
-from attribution.kpis import read_channel_kinds
 from attribution.report import write_report
 from attribution.spec import make_model
 
@@ -31,27 +30,9 @@ from attribution.spec import make_model
     help="The HTML file to write (whole or not at all).",
 )
 @cost_options
-@click.option(
-    "--channel-kinds",
-    type=click.Path(exists=True, dir_okay=False),
-    help="File with columns channel, kind (online|offline), for the ROPO KPIs.",
-)
-@click.option(
-    "--conversion-channel-col",
-    metavar="NAME",
-    help="Column saying where each conversion happened (a channel, or online/offline).",
-)
-@click.option(
-    "--top",
-    type=click.IntRange(min=0),
-    default=10,
-    show_default=True,
-    help="How many of the most frequent paths to list.",
-)
+@kpi_options
 @click.option("--title", default="Attribution report", show_default=True)
-def command(
-    inputs, models, output, costs, channel_kinds, conversion_channel_col, top, title
-) -> None:
+def command(inputs, kinds, top, models, output, costs, title) -> None:
     """Write an HTML report of INPUT to -o FILE: the KPIs, every model's credit
     side by side, a chart comparing the models per channel, the path length
     distribution, the top paths and the Markov transition graph.
@@ -62,18 +43,13 @@ def command(
     """
     for spec in models:  # fail on a bad spec before reading a large input
         make_model(spec)
-    kinds = read_channel_kinds(channel_kinds) if channel_kinds else None
-    if conversion_channel_col:
-        columns = dataclasses.replace(inputs.columns, conversion_channel=conversion_channel_col)
-        inputs = dataclasses.replace(inputs, columns=columns)
     journeys = inputs.load()
-    extra = (channel_kinds,) if channel_kinds else ()
     with step("writing the report"):
         write_report(
             output,
             journeys,
             list(models) if models else None,
-            inputs=all_inputs((*inputs.files, *extra)),
+            inputs=all_inputs(inputs.files),
             costs=costs,
             channel_kinds=kinds,
             top=top,
