@@ -9,7 +9,19 @@ import polars as pl
 from attribution.io import _atomic_write
 from attribution.simulate import DEFAULT_CHANNELS, simulate_events
 
-__all__ = ["channel_effects", "write_sample_data"]
+__all__ = ["SAMPLE_SPEND", "channel_effects", "sample_costs", "write_sample_data"]
+
+SAMPLE_SPEND = {
+    "display": 3000,
+    "social": 2500,
+    "affiliate": 1200,
+    "organic_search": 800,
+    "paid_search": 4500,
+    "email": 600,
+    "direct": 400,
+    "store": 1500,
+}
+"""Made-up spend per channel for the default 2,000 sample customers."""
 
 
 def channel_effects() -> pl.DataFrame:
@@ -24,8 +36,19 @@ def channel_effects() -> pl.DataFrame:
     )
 
 
+def sample_costs(customers: int = 2000) -> pl.DataFrame:
+    """``channel, cost``: :data:`SAMPLE_SPEND` scaled to ``customers`` (whole units)."""
+    scale = customers / 2000
+    return pl.DataFrame(
+        {
+            "channel": list(SAMPLE_SPEND),
+            "cost": [round(cost * scale) for cost in SAMPLE_SPEND.values()],
+        }
+    )
+
+
 def write_sample_data(directory: Path, *, customers: int = 2000, seed: int = 0) -> list[Path]:
-    """Write ``events.csv`` and ``channel_effects.csv`` into ``directory``.
+    """Write ``events.csv``, ``costs.csv`` and ``channel_effects.csv`` into ``directory``.
 
     ``events.csv`` schema: ``customer_id`` (str), ``timestamp`` (ISO-8601,
     UTC), ``channel`` (str, empty on conversions), ``event`` (``touch`` or
@@ -36,7 +59,12 @@ def write_sample_data(directory: Path, *, customers: int = 2000, seed: int = 0) 
         pl.col("timestamp").dt.strftime("%Y-%m-%dT%H:%M:%SZ")
     )
     written = []
-    for name, frame in (("events.csv", events), ("channel_effects.csv", channel_effects())):
+    files = (
+        ("events.csv", events),
+        ("costs.csv", sample_costs(customers)),
+        ("channel_effects.csv", channel_effects()),
+    )
+    for name, frame in files:
         path = directory / name
         _atomic_write(path, lambda p, f=frame: f.write_csv(p), ())
         written.append(path)

@@ -17,8 +17,9 @@ def command(directory, customers, seed) -> None:
     """Write example files into DIRECTORY (created if missing).
 
     events.csv is an event log (customer_id, timestamp, channel, event, value);
+    costs.csv made-up spend per channel (channel, cost) for --costs;
     channel_effects.csv gives each channel's true conversion lift, so you can
-    see which models recover it.
+    see which models recover it. The defaults reproduce sample_data/.
     """
     for path in write_sample_data(Path(directory), customers=customers, seed=seed):
         click.echo(str(path))

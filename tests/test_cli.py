@@ -187,3 +187,11 @@ def test_sample_data_is_seeded_and_runs(tmp_path):
     effects = pl.read_csv(a / "channel_effects.csv")
     assert {"channel", "lift"} <= set(effects.columns)
     assert invoke("run", a / "events.csv", "-m", "linear").exit_code == 0
+
+
+def test_sample_data_defaults_reproduce_the_committed_sample_data(tmp_path):
+    from tests.conftest import ROOT
+
+    assert invoke("sample-data", tmp_path).exit_code == 0
+    for name in ("events.csv", "costs.csv", "channel_effects.csv"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "sample_data" / name).read_bytes(), name
