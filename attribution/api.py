@@ -87,6 +87,10 @@ class AttributionResult:
     def summary(self) -> dict[str, Any]:
         return summarise(self.journeys)
 
+    def notes(self) -> list[str]:
+        """Each model's notes on its run, prefixed with the model's label."""
+        return [f"{run.label}: {note}" for run in self.runs for note in run.model.notes()]
+
     def details(self) -> dict[str, Any]:
         """Each model's extras (removal effects, ...), keyed by label."""
         return {
@@ -100,6 +104,9 @@ class AttributionResult:
 
     def to_dict(self, *, details: bool = False) -> dict[str, Any]:
         doc: dict[str, Any] = {"summary": self.summary, "credits": self.credits.to_dicts()}
+        notes = self.notes()
+        if notes:
+            doc["notes"] = notes
         if self.skipped:
             doc["skipped"] = [{"model": m, "reason": r} for m, r in self.skipped]
         if self.load_errors:

@@ -356,6 +356,8 @@ def run_models(inputs: InputOptions, models: tuple[str, ...]) -> AttributionResu
         echo_err(f"skipped {name}: {reason}")
     for error in result.load_errors.values():
         echo_err(f"not loaded: {error}")
+    for note in result.notes():
+        echo_err(f"note: {note}")
     return result
 
 

@@ -134,6 +134,12 @@ class Model:
         """Extras of the last :meth:`attribute` call for ``--details`` (JSON-able)."""
         return {}
 
+    def notes(self) -> list[str]:
+        """One-line messages about the last :meth:`attribute` call that a user
+        should see (the CLI prints them on stderr; JSON output lists them), for
+        instance that part of the credit was estimated by sampling."""
+        return []
+
     # -- parameters, scikit-learn style -------------------------------------
     @classmethod
     def params(cls) -> list[Param]:

@@ -657,6 +657,16 @@ class Shapley(Model):
             )
         return out
 
+    def notes(self) -> list[str]:
+        if not getattr(self, "sampled_sets_", 0):
+            return []
+        return [
+            f"{self.sampled_conversions_:g} conversions (in {self.sampled_sets_} channel sets "
+            f"above max_exact={self.max_exact}) were credited by a sampled Shapley value "
+            f"({self.samples} permutations, seed {self.seed}); --details gives the "
+            "standard errors"
+        ]
+
 
 class OrderedShapley(Model):
     """Zhao et al.'s ordered Shapley value: credit per touch position.

@@ -458,3 +458,22 @@ def test_shapley_benchmark_quick_pass_runs():
     stages = bench_shapley.main(["--quick", "--channels", "8", "70"])
     assert len(stages) == 2 * (1 + 2 * len(bench_shapley.MODELS))
     assert all(s.seconds > 0 for s in stages)
+
+
+def test_sampling_is_reported_on_stderr_and_in_json(tmp_path):
+    import json
+
+    from click.testing import CliRunner
+
+    from attribution.cli.main import cli
+    from tests.conftest import ROOT
+
+    events = str(ROOT / "sample_data" / "events.csv")
+    spec = "shapley:max_exact=2,samples=200"
+    result = CliRunner().invoke(cli, ["run", events, "-m", spec, "--format", "json"])
+    doc = json.loads(result.stdout)
+    (note,) = doc["notes"]
+    assert note.startswith(f"{spec}: ") and "sampled Shapley value" in note
+    assert f"note: {note}" in result.stderr
+    exact = CliRunner().invoke(cli, ["run", events, "-m", "shapley", "--format", "json"])
+    assert "notes" not in json.loads(exact.stdout) and "note:" not in exact.stderr
