@@ -26,3 +26,24 @@ def sample_events() -> Path:
 def write_csv(path: Path, text: str) -> Path:
     path.write_text("\n".join(line.strip() for line in text.strip().splitlines()) + "\n")
     return path
+
+
+def add_entry_points(monkeypatch, *specs: tuple[str, str, str]) -> None:
+    """Make ``importlib.metadata`` report extra ``attribution.models`` entry points.
+
+    Each spec is ``(name, "module:Class", distribution name)``; the installed
+    entry points stay, the fakes come after them.
+    """
+    import importlib.metadata as md
+
+    real = md.entry_points
+
+    def fake(group):
+        extra = []
+        for name, value, dist_name in specs:
+            ep = md.EntryPoint(name, value, group)
+            object.__setattr__(ep, "dist", type("Dist", (), {"name": dist_name})())
+            extra.append(ep)
+        return [*real(group=group), *extra]
+
+    monkeypatch.setattr(md, "entry_points", fake)

@@ -21,7 +21,7 @@ from attribution.cli.main import cli
 from attribution.errors import RegistryError
 from attribution.registry import Registry, use_registry
 from attribution.testing import CHECKS, Check, check_model, parametrize_with_checks
-from tests.conftest import ROOT
+from tests.conftest import ROOT, add_entry_points
 
 PLUGIN = "attribution-last-non-direct"
 INSTALL = f"python3 -m pip install -e ./examples/plugin (in {ROOT})"
@@ -76,17 +76,7 @@ def test_models_command_shows_one_model_with_parameter_types(with_plugin):
 
 
 def test_models_command_reports_a_name_clash_and_lists_the_rest(monkeypatch):
-    real = md.entry_points
-
-    class Dist:
-        name = "rival-plugin"
-
-    def fake(group):
-        ep = md.EntryPoint("linear", "rival_plugin:Linear", group)
-        object.__setattr__(ep, "dist", Dist())
-        return [*real(group=group), ep]
-
-    monkeypatch.setattr(md, "entry_points", fake)
+    add_entry_points(monkeypatch, ("linear", "rival_plugin:Linear", "rival-plugin"))
     with use_registry(Registry(include=lambda d: d in {"attribution-engine", "rival-plugin"})):
         result = invoke("models", "--format", "json")
         assert result.exit_code == 0
@@ -247,17 +237,7 @@ def test_a_package_without_models_gives_a_failing_case():
 
 
 def test_a_model_that_fails_to_load_gives_failing_cases(monkeypatch):
-    real = md.entry_points
-
-    class Dist:
-        name = "broken-plugin"
-
-    def fake(group):
-        ep = md.EntryPoint("broken", "no_such_module_xyz:Model", group)
-        object.__setattr__(ep, "dist", Dist())
-        return [*real(group=group), ep]
-
-    monkeypatch.setattr(md, "entry_points", fake)
+    add_entry_points(monkeypatch, ("broken", "no_such_module_xyz:Model", "broken-plugin"))
     cases = _cases(parametrize_with_checks(package="broken-plugin"))
     assert set(cases) == {f"broken-{rule}" for rule in CHECKS}
     model, check = cases["broken-credit_adds_up"]

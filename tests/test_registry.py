@@ -12,6 +12,7 @@ from attribution.models import LastTouch, Linear, PositionBased
 from attribution.registry import Registry, get_registry
 from attribution.spec import make_model, parse_spec
 from attribution.testing import check_model
+from tests.conftest import add_entry_points
 
 
 def test_builtins_come_from_the_entry_point_group():
@@ -172,19 +173,7 @@ def test_every_builtin_class_is_importable_from_attribution_models():
 
 
 def test_failing_plugin_is_reported_and_others_still_load(monkeypatch):
-    import importlib.metadata as md
-
-    real = md.entry_points
-
-    class Dist:
-        name = "broken-plugin"
-
-    def fake(group):
-        ep = md.EntryPoint("broken", "no_such_module_xyz:Model", group)
-        object.__setattr__(ep, "dist", Dist())
-        return [*real(group=group), ep]
-
-    monkeypatch.setattr(md, "entry_points", fake)
+    add_entry_points(monkeypatch, ("broken", "no_such_module_xyz:Model", "broken-plugin"))
     reg = Registry()
     loaded, errors = reg.load_all()
     assert "linear" in loaded
