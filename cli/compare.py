@@ -9,12 +9,13 @@ from attribution.cli.options import (
     costed_credits,
     emit,
     input_options,
+    measure_option,
     model_option,
     output_options,
     render_table,
     run_models,
 )
-from attribution.compare import MEASURES, compare
+from attribution.compare import compare
 from attribution.costs import COST_COLUMNS
 
 # decimals in the text table: ratios need more than money does
@@ -25,13 +26,7 @@ _DIGITS = {"share": 3, "roas": 3, "roi": 3}
 @input_options
 @model_option
 @cost_options
-@click.option(
-    "--measure",
-    type=click.Choice(MEASURES),
-    default="share",
-    show_default=True,
-    help="What to compare; cost, cpa, roas and roi need --costs.",
-)
+@measure_option("What to compare; cost, cpa, roas and roi need --costs.")
 @click.option(
     "--sort",
     type=click.Choice(["channel", "spread"]),

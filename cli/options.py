@@ -427,3 +427,16 @@ def kpi_options(func: Callable) -> Callable:
     ):
         wrapper = decorator(wrapper)
     return wrapper
+
+
+def measure_option(help_text: str) -> Callable[[Callable], Callable]:
+    """``--measure`` (share, conversions, value, cost, cpa, roas, roi) for compare and plot."""
+    from attribution.compare import MEASURES
+
+    return click.option(
+        "--measure",
+        type=click.Choice(MEASURES),
+        default="share",
+        show_default=True,
+        help=help_text,
+    )

@@ -10,10 +10,10 @@ from attribution.cli.options import (
     costed_credits,
     echo_err,
     input_options,
+    measure_option,
     model_option,
     run_models,
 )
-from attribution.compare import MEASURES
 from attribution.costs import COST_COLUMNS, TOTAL
 from attribution.plot import (
     CHART_FORMATS,
@@ -29,13 +29,7 @@ from attribution.plot import (
 @input_options
 @model_option
 @cost_options
-@click.option(
-    "--measure",
-    type=click.Choice(MEASURES),
-    default="share",
-    show_default=True,
-    help="What the bars show; cost, cpa, roas and roi need --costs.",
-)
+@measure_option("What the bars show; cost, cpa, roas and roi need --costs.")
 @click.option(
     "-o",
     "--output",
