@@ -8,6 +8,7 @@ import os
 import numpy as np
 import polars as pl
 
+from attribution.arrays import csr_offsets
 from attribution.errors import InputError
 from attribution.io import (
     EventColumns,
@@ -124,21 +125,7 @@ def build_journeys(
     keep = np.ones(len(touch), dtype=bool)
     if lookback_days is not None:
         keep &= days <= lookback_days
-    if collapse_repeats:
-        kept = np.flatnonzero(keep)
-        same_as_next = (t_journey[kept[:-1]] == t_journey[kept[1:]]) & (
-            codes[kept[:-1]] == codes[kept[1:]]
-        )
-        keep[kept[:-1][same_as_next]] = False
-    if max_touches is not None:
-        kept = np.flatnonzero(keep)
-        per_journey = np.bincount(t_journey[kept], minlength=len(first_row))
-        # rank from the end: touches after this one in the same journey
-        rank_in = np.arange(len(kept)) - np.repeat(
-            np.concatenate([[0], np.cumsum(per_journey)[:-1]]), per_journey
-        )
-        from_end = per_journey[t_journey[kept]] - 1 - rank_in
-        keep[kept[from_end >= max_touches]] = False
+    _trim(t_journey, codes, keep, len(first_row), collapse_repeats, max_touches)
 
     t_journey, days, codes = t_journey[keep], days[keep], codes[keep]
     lengths = np.bincount(t_journey, minlength=len(first_row))
@@ -157,7 +144,7 @@ def build_journeys(
     return Journeys(
         channels=channels,
         codes=codes.astype(np.uint32),
-        offsets=np.concatenate([[0], np.cumsum(lengths[rows])]).astype(np.int64),
+        offsets=csr_offsets(lengths[rows]),
         conversions=conv,
         value=np.where(converted[rows], values[rows], 0.0).astype(np.float64),
         nulls=1.0 - conv,
@@ -183,7 +170,7 @@ def journeys_from_paths(
     journeys = Journeys(
         channels=channels,
         codes=codes,
-        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        offsets=csr_offsets(lengths),
         conversions=paths["conversions"].to_numpy().astype(np.float64),
         value=paths["value"].to_numpy().astype(np.float64),
         nulls=paths["nulls"].to_numpy().astype(np.float64),
@@ -193,22 +180,41 @@ def journeys_from_paths(
     return journeys
 
 
+def _trim(
+    group: np.ndarray,
+    codes: np.ndarray,
+    keep: np.ndarray,
+    n_groups: int,
+    collapse: bool,
+    max_touches: int | None,
+) -> None:
+    """Narrow ``keep`` in place over touches sorted by ``group`` (journey or path).
+
+    ``collapse`` drops a kept touch followed by a kept touch of the same channel
+    in the same group (so the latest of a run stays); ``max_touches`` keeps the
+    last ``max_touches`` kept touches of each group.
+    """
+    if collapse:
+        kept = np.flatnonzero(keep)
+        same_as_next = (group[kept[:-1]] == group[kept[1:]]) & (codes[kept[:-1]] == codes[kept[1:]])
+        keep[kept[:-1][same_as_next]] = False
+    if max_touches is not None:
+        kept = np.flatnonzero(keep)
+        per_group = np.bincount(group[kept], minlength=n_groups)
+        # rank from the end: kept touches after this one in the same group
+        rank_in = np.arange(len(kept)) - csr_offsets(per_group)[:-1].repeat(per_group)
+        keep[kept[per_group[group[kept]] - 1 - rank_in >= max_touches]] = False
+
+
 def _trim_paths(j: Journeys, collapse: bool, max_touches: int | None) -> Journeys:
     row = j.row_of_touch
     keep = np.ones(j.n_touches, dtype=bool)
-    if collapse:
-        same = (row[:-1] == row[1:]) & (j.codes[:-1] == j.codes[1:])
-        keep[:-1][same] = False
-    if max_touches is not None:
-        kept = np.flatnonzero(keep)
-        per = np.bincount(row[kept], minlength=j.n_rows)
-        rank = np.arange(len(kept)) - np.repeat(np.concatenate([[0], np.cumsum(per)[:-1]]), per)
-        keep[kept[per[row[kept]] - 1 - rank >= max_touches]] = False
+    _trim(row, j.codes, keep, j.n_rows, collapse, max_touches)
     lengths = np.bincount(row[keep], minlength=j.n_rows)
     return Journeys(
         channels=j.channels,
         codes=j.codes[keep],
-        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        offsets=csr_offsets(lengths),
         conversions=j.conversions,
         value=j.value,
         nulls=j.nulls,

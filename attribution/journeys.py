@@ -8,6 +8,8 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
+from attribution.arrays import csr_offsets, ranges
+
 __all__ = ["Journeys", "Unattributed"]
 
 
@@ -176,7 +178,7 @@ class Journeys:
         lengths = np.array([len(p) for p in paths], dtype=np.int64)
         if (lengths == 0).any():
             raise ValueError("every path needs at least one touch")
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        offsets = csr_offsets(lengths)
         codes = np.array([index[c] for p in paths for c in p], dtype=np.uint32)
         conv = np.asarray(conversions, dtype=np.float64)
         val = conv.copy() if value is None else np.asarray(value, dtype=np.float64)
@@ -204,9 +206,8 @@ class Journeys:
         if rows.dtype == bool:
             rows = np.flatnonzero(rows)
         lengths = self.lengths[rows]
-        starts = self.offsets[:-1][rows]
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        touch = np.repeat(starts - offsets[:-1], lengths) + np.arange(offsets[-1])
+        offsets = csr_offsets(lengths)
+        touch = ranges(self.offsets[:-1][rows], lengths)
         return replace(
             self,
             codes=self.codes[touch],
@@ -249,7 +250,7 @@ class Journeys:
             .sort("n", "code")
         )
         lengths = grouped["n"].to_numpy().astype(np.int64)
-        offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        offsets = csr_offsets(lengths)
         codes = grouped["code"].explode().to_numpy().astype(np.uint32)
         return Journeys(
             channels=self.channels,

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from attribution.arrays import distinct_pairs
 from attribution.errors import InputError
 from attribution.io import Source, read_frame
 from attribution.journeys import Journeys
@@ -242,7 +243,7 @@ def compute_kpis(
     h["conversion_rate"] = _ratio(conv.sum(), weight.sum())
 
     # -- distinct channels per journey ------------------------------------------
-    pair_row, pair_code = _distinct_pairs(j.row_of_touch, j.codes, j.n_channels)
+    pair_row, pair_code = distinct_pairs(j.row_of_touch, j.codes, j.n_channels)
     distinct = np.bincount(pair_row, minlength=j.n_rows)
     h["cross_channel_share"] = _ratio(conv[distinct >= 2].sum(), conv.sum())
 
@@ -319,18 +320,6 @@ def _customer_index(j: Journeys) -> tuple[np.ndarray | None, int]:
     return inverse.astype(np.int64), len(uniq)
 
 
-def _distinct_pairs(
-    group: np.ndarray, codes: np.ndarray, n_channels: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct (group, channel) pairs among the touches, as two arrays."""
-    if len(codes) == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    # sort and drop repeats rather than np.unique, whose hash path is several times slower here
-    key = np.sort(group.astype(np.int64) * max(n_channels, 1) + codes.astype(np.int64))
-    key = key[np.concatenate([[True], key[1:] != key[:-1]])]
-    return key // max(n_channels, 1), key % max(n_channels, 1)
-
-
 def _segments(j: Journeys, cust: np.ndarray | None, n: int) -> pl.DataFrame:
     """Customers who used one channel against those who used several."""
     schema = {
@@ -343,7 +332,7 @@ def _segments(j: Journeys, cust: np.ndarray | None, n: int) -> pl.DataFrame:
     }
     if cust is None:
         return pl.DataFrame(schema=schema)
-    pair_cust, _ = _distinct_pairs(cust[j.row_of_touch], j.codes, j.n_channels)
+    pair_cust, _ = distinct_pairs(cust[j.row_of_touch], j.codes, j.n_channels)
     used = np.bincount(pair_cust, minlength=n)
     conv = np.bincount(cust, weights=j.conversions, minlength=n)
     value = np.bincount(cust, weights=j.value, minlength=n)

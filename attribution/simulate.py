@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import numpy as np
 import polars as pl
 
-from attribution.arrays import distinct
+from attribution.arrays import csr_offsets, distinct_pairs
 from attribution.journeys import Journeys
 
 __all__ = [
@@ -117,7 +117,7 @@ def simulate_journeys(
     # before the conversion (or the journey's end).
     gaps = rng.exponential(2.0, n_touch)
     lag = rng.exponential(0.5, n_journeys)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    offsets = csr_offsets(lengths)
     # days_before[t] = lag[row] + sum of gaps of the later touches of its journey
     rev_cum = np.cumsum(gaps[::-1])[::-1]  # sum of gaps from t to the end of the array
     end_of_row = offsets[1:]
@@ -126,8 +126,8 @@ def simulate_journeys(
     days = np.maximum(days, 0.0)
 
     # Noisy-OR over distinct channels.
-    pair = distinct(row.astype(np.int64) * n_ch + codes)
-    log_keep = np.bincount(pair // n_ch, weights=np.log1p(-lift[pair % n_ch]), minlength=n_journeys)
+    pair_row, pair_code = distinct_pairs(row, codes, n_ch)
+    log_keep = np.bincount(pair_row, weights=np.log1p(-lift[pair_code]), minlength=n_journeys)
     p = 1 - (1 - base_rate) * np.exp(log_keep)
     converted = rng.random(n_journeys) < p
     value = np.where(converted, np.round(rng.lognormal(4.0, 0.6, n_journeys), 2), 0.0)
@@ -250,15 +250,13 @@ def true_incremental_credit(
     if missing:
         raise ValueError(f"channels {missing} of the journeys are not among the simulated ones")
     lift = np.array([lift_of[c] for c in journeys.channels], dtype=np.float64)
-    n_ch = max(journeys.n_channels, 1)
-    pair = distinct(journeys.row_of_touch * n_ch + journeys.codes.astype(np.int64))
-    row, code = pair // n_ch, pair % n_ch
+    row, code = distinct_pairs(journeys.row_of_touch, journeys.codes, journeys.n_channels)
     weight = (journeys.conversions + journeys.nulls)[row] * (1 - base_rate)
     lp = lift[code]
     longest = int(np.bincount(row).max()) if len(row) else 1
     # The integrand is a polynomial of degree |T| - 1 in t: exact with this many nodes.
     nodes, weights = np.polynomial.legendre.leggauss(longest // 2 + 1)
-    integral = np.zeros(len(pair))
+    integral = np.zeros(len(row))
     for x, w in zip((nodes + 1) / 2, weights / 2, strict=True):  # a loop over nodes
         keep = np.log1p(-x * lp)
         others = np.bincount(row, weights=keep, minlength=journeys.n_rows)[row] - keep

@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 from scipy.special import beta
 
-from attribution.arrays import distinct
+from attribution.arrays import csr_offsets, distinct, ranges
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models.base import Model, credit_frame
@@ -85,17 +85,6 @@ class ChannelSets:
         return np.divide(self.conversions, seen, out=np.zeros_like(seen), where=seen > 0)
 
 
-def _expand(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Indices ``starts[i] + 0 .. lengths[i] - 1`` of every ``i``, concatenated."""
-    total = int(lengths.sum())
-    begin = np.cumsum(lengths) - lengths
-    return np.arange(total, dtype=np.int64) + np.repeat(starts - begin, lengths)
-
-
-def _offsets(lengths: np.ndarray) -> np.ndarray:
-    return np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-
-
 def channel_sets(journeys: Journeys) -> ChannelSets:
     """Group journeys by their set of distinct channels.
 
@@ -141,7 +130,7 @@ def _sets_by_mask(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarra
     member = (uniq[:, None] >> np.arange(n_ch, dtype=np.uint64)) & np.uint64(1)
     member = member.astype(bool)
     codes = np.nonzero(member)[1].astype(np.int64)
-    return row_set.astype(np.int64), _offsets(member.sum(axis=1)), codes
+    return row_set.astype(np.int64), csr_offsets(member.sum(axis=1)), codes
 
 
 def _distinct_touches(
@@ -166,7 +155,7 @@ def _sets_by_trie(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarra
     rows, codes, _, _ = _distinct_touches(journeys)
     n = journeys.n_rows
     dlen = np.bincount(rows, minlength=n)
-    doff = _offsets(dlen)
+    doff = csr_offsets(dlen)
     prefix = np.zeros(n, dtype=np.int64)  # id of each row's prefix at the current depth
     final = np.empty(n, dtype=np.int64)
     base = 0
@@ -182,8 +171,8 @@ def _sets_by_trie(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarra
         base += len(uniq)
     _, first_row, row_set = np.unique(final, return_index=True, return_inverse=True)
     sizes = dlen[first_row]
-    set_codes = codes[_expand(doff[first_row], sizes)]
-    return row_set.astype(np.int64), _offsets(sizes), set_codes.astype(np.int64)
+    set_codes = codes[ranges(doff[first_row], sizes)]
+    return row_set.astype(np.int64), csr_offsets(sizes), set_codes.astype(np.int64)
 
 
 # -- seen subsets ------------------------------------------------------------
@@ -198,8 +187,8 @@ class _Pairs:
 
     def select(self, keep: np.ndarray, sizes: np.ndarray) -> _Pairs:
         s = sizes[self.u]
-        starts = _offsets(s)[:-1]
-        return _Pairs(self.u[keep], self.t[keep], self.pos[_expand(starts[keep], s[keep])])
+        starts = csr_offsets(s)[:-1]
+        return _Pairs(self.u[keep], self.t[keep], self.pos[ranges(starts[keep], s[keep])])
 
 
 def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -> _Pairs:
@@ -219,11 +208,11 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
     keys = sets.member_keys
     member_set = sets.member_set
     # Index 1: members of targets by channel.
-    t_members = _expand(sets.offsets[targets], sizes[targets])
+    t_members = ranges(sets.offsets[targets], sizes[targets])
     t_codes = sets.codes[t_members]
     post1 = t_members[np.argsort(t_codes, kind="stable")]
     count1 = np.bincount(t_codes, minlength=n_ch)
-    start1 = _offsets(count1)[:-1]
+    start1 = csr_offsets(count1)[:-1]
     # Index 2: pairs of members of targets by their two channels (a loop over sizes).
     first, second = [empty], [empty]
     for n in distinct(sizes[targets]):
@@ -264,7 +253,7 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
         bounds = np.unique(np.concatenate([[0], cuts, [len(src)]]))
         for lo, hi in itertools.pairwise(bounds):
             nc = n_cand[lo:hi]
-            entry = _expand(start[lo:hi], nc)
+            entry = ranges(start[lo:hi], nc)
             which = np.repeat(np.arange(lo, hi), nc)
             if m == 1:
                 pos = post1[entry][:, None]
@@ -375,14 +364,14 @@ def _sampled_phi(
         rank = np.empty_like(order)
         np.put_along_axis(rank, order, np.arange(n, dtype=np.int32)[None, :], axis=1)
         group_targets = targets[sizes[targets] == n]
-        chans = distinct(sets.codes[_expand(sets.offsets[group_targets], sizes[group_targets])])
+        chans = distinct(sets.codes[ranges(sets.offsets[group_targets], sizes[group_targets])])
         local_ch = np.zeros(n_ch, dtype=np.int64)
         local_ch[chans] = np.arange(len(chans))
         x_c = np.zeros(samples * len(chans))
         x_v = np.zeros(samples * len(chans))
         s_all = sizes[group.u]
         local = local_of[group.pos]
-        starts = _offsets(s_all)
+        starts = csr_offsets(s_all)
         per_chunk = max(_CHUNK // samples, int(n))
         bounds = np.unique(
             np.concatenate(
@@ -463,7 +452,7 @@ def shapley_values(
     coalitions = [frozenset(names[i] for i in m) for m in members]
     sets = ChannelSets(
         len(names),
-        _offsets(np.array([len(m) for m in members], dtype=np.int64)),
+        csr_offsets(np.array([len(m) for m in members], dtype=np.int64)),
         np.array([i for m in members for i in m], dtype=np.int64),
         np.zeros(len(members)),
         np.zeros(len(members)),

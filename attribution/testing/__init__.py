@@ -55,6 +55,7 @@ import numpy as np
 import polars as pl
 
 from attribution.api import run_model
+from attribution.arrays import csr_offsets
 from attribution.errors import ModelError, NeedsTimesError
 from attribution.io import dumps
 from attribution.journeys import Journeys
@@ -91,7 +92,7 @@ def example_journeys(
     codes = rng.integers(0, n_channels, int(lengths.sum())).astype(np.uint32)
     conv = (rng.random(n) < 0.4).astype(np.float64)
     value = np.round(conv * rng.uniform(1, 200, n), 2)
-    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    offsets = csr_offsets(lengths)
     days = np.concatenate([np.sort(rng.uniform(0, 30, k))[::-1] for k in lengths])
     return Journeys(
         channels=names if names is not None else tuple(f"ch{i}" for i in range(n_channels)),
@@ -286,7 +287,7 @@ def check_one_channel_journeys(model: Model, journeys: Journeys) -> None:
     single = Journeys(
         channels=journeys.channels,
         codes=np.repeat(channel, lengths).astype(np.uint32),
-        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        offsets=csr_offsets(lengths),
         conversions=np.ones(2 * n),
         value=np.arange(1, 2 * n + 1, dtype=np.float64),
         nulls=np.ones(2 * n),

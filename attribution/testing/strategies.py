@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 from hypothesis import strategies as st
 
+from attribution.arrays import csr_offsets
 from attribution.journeys import Journeys
 
 __all__ = ["journeys"]
@@ -73,7 +74,7 @@ def journeys(
     return Journeys(
         channels=names,
         codes=np.array([c for p in paths for c in p], dtype=np.uint32).reshape(-1),
-        offsets=np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64),
+        offsets=csr_offsets(lengths),
         conversions=conversions,
         value=np.round(conversions * np.array(per), 2),
         nulls=np.array(nulls, dtype=np.float64),
