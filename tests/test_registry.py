@@ -63,32 +63,8 @@ def test_runtime_registration_does_not_leak_between_tests():
     assert "everything_linear" not in get_registry().names()
 
 
-class _Dist:
-    def __init__(self, name):
-        self.name = name
-
-
-def _fake_entry_points(monkeypatch, *extra):
-    """The real entry points of the group plus ``(name, value, dist)`` triples."""
-    import importlib.metadata as md
-
-    real = md.entry_points
-
-    def fake(group):
-        eps = []
-        for name, value, dist in extra:
-            ep = md.EntryPoint(name, value, group)
-            object.__setattr__(ep, "dist", _Dist(dist))
-            eps.append(ep)
-        return [*real(group=group), *eps]
-
-    monkeypatch.setattr(md, "entry_points", fake)
-
-
 def test_duplicate_entry_point_names_both_packages(monkeypatch):
-    _fake_entry_points(
-        monkeypatch, ("dup", "pkg_a.mod:A", "pkg-a"), ("dup", "pkg_b.mod:B", "pkg-b")
-    )
+    add_entry_points(monkeypatch, ("dup", "pkg_a.mod:A", "pkg-a"), ("dup", "pkg_b.mod:B", "pkg-b"))
     reg = Registry()
     assert "dup" in reg.names()  # listed, so that `attribution models` reports it
     with pytest.raises(RegistryError, match=r"'dup' is registered twice.*'pkg-a'.*'pkg-b'"):
@@ -99,7 +75,7 @@ def test_duplicate_entry_point_names_both_packages(monkeypatch):
 
 
 def test_plugin_claiming_a_builtin_name_is_an_error_naming_both(monkeypatch):
-    _fake_entry_points(monkeypatch, ("linear", "other_pkg:Linear", "other-pkg"))
+    add_entry_points(monkeypatch, ("linear", "other_pkg:Linear", "other-pkg"))
     reg = Registry()
     with pytest.raises(
         RegistryError,
@@ -113,7 +89,7 @@ def test_plugin_claiming_a_builtin_name_is_an_error_naming_both(monkeypatch):
 
 
 def test_same_package_seen_twice_is_not_a_duplicate(monkeypatch):
-    _fake_entry_points(
+    add_entry_points(
         monkeypatch,
         ("twice", "attribution.models.heuristics:Linear", "pkg"),
         ("twice", "attribution.models.heuristics:Linear", "pkg"),
@@ -122,7 +98,7 @@ def test_same_package_seen_twice_is_not_a_duplicate(monkeypatch):
 
 
 def test_entry_point_that_is_not_a_model_is_reported(monkeypatch):
-    _fake_entry_points(monkeypatch, ("not_a_model", "os.path:join", "odd-pkg"))
+    add_entry_points(monkeypatch, ("not_a_model", "os.path:join", "odd-pkg"))
     reg = Registry()
     with pytest.raises(
         RegistryError,
