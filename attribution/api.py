@@ -15,7 +15,7 @@ from attribution.models.base import Model
 from attribution.registry import get_registry
 from attribution.spec import make_model
 
-__all__ = ["AttributionResult", "ModelRun", "attribute", "summarise"]
+__all__ = ["AttributionResult", "ModelRun", "attribute", "summarise", "wide_credits"]
 
 CREDIT_COLUMNS = ("model", "channel", "conversions", "value", "share")
 
@@ -73,15 +73,10 @@ class AttributionResult:
 
     def wide(self, measure: str = "conversions") -> pl.DataFrame:
         """Channels as rows, models as columns, for one measure of the credit table."""
-        long = self.credits
-        labels = [run.label for run in self.runs]
-        out = pl.DataFrame({"channel": list(self.journeys.channels)}, schema={"channel": pl.String})
-        for label in labels:
-            col = long.filter(pl.col("model") == label).select(
-                "channel", pl.col(measure).alias(label)
-            )
-            out = out.join(col, on="channel", how="left", maintain_order="left")
-        return out
+        channels = pl.DataFrame(
+            {"channel": list(self.journeys.channels)}, schema={"channel": pl.String}
+        )
+        return wide_credits(self.credits, measure, [run.label for run in self.runs], channels)
 
     @property
     def summary(self) -> dict[str, Any]:
@@ -114,6 +109,29 @@ class AttributionResult:
         if details:
             doc["details"] = self.details()
         return doc
+
+
+def wide_credits(
+    credits: pl.DataFrame,
+    measure: str,
+    labels: Sequence[str],
+    channels: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One measure of a long credit table as ``channel`` plus one column per model label.
+
+    Rows are ``channels`` (a one-column frame) in its order, by default the
+    channels of ``credits`` in order of first appearance; a model without a
+    row for a channel gets null there.
+    """
+    if channels is None:
+        channels = credits.select(pl.col("channel").unique(maintain_order=True))
+    out = channels
+    for label in labels:  # a loop over models, each a join on the channel
+        column = credits.filter(pl.col("model") == label).select(
+            "channel", pl.col(measure).cast(pl.Float64).alias(label)
+        )
+        out = out.join(column, on="channel", how="left", maintain_order="left")
+    return out
 
 
 def summarise(journeys: Journeys) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Literal
 
 import polars as pl
 
+from attribution.api import wide_credits
 from attribution.costs import COST_COLUMNS, TOTAL
 from attribution.errors import InputError
 
@@ -83,13 +84,7 @@ def compare(
             f"model label(s) {clash} clash with the columns channel, min, max, spread; "
             "rename the model"
         )
-    channels = credits.select(pl.col("channel").unique(maintain_order=True))
-    wide = channels
-    for label in labels:  # a loop over models, each a join on the channel
-        column = credits.filter(pl.col("model") == label).select(
-            "channel", pl.col(measure).cast(pl.Float64).alias(label)
-        )
-        wide = wide.join(column, on="channel", how="left", maintain_order="left")
+    wide = wide_credits(credits, measure, labels)
     if labels:
         low, high = pl.min_horizontal(labels), pl.max_horizontal(labels)
     else:

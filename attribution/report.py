@@ -13,7 +13,7 @@ from typing import Any
 
 import polars as pl
 
-from attribution.api import AttributionResult, attribute, run_model
+from attribution.api import AttributionResult, attribute, run_model, wide_credits
 from attribution.errors import AttributionError
 from attribution.io import Source, _atomic_write
 from attribution.journeys import Journeys
@@ -370,11 +370,11 @@ def _section_costs(parts: _Parts) -> str:
             return _section("costs", "Cost, CPA, ROAS and ROI", "", parts)
         return ""
     frame = parts.costs
+    labels = frame["model"].unique(maintain_order=True).to_list()
+    cost = frame.select("channel", "cost").unique("channel", maintain_order=True)
     tables = []
     for measure, title in (("cpa", "Cost per acquisition"), ("roas", "ROAS"), ("roi", "ROI")):
-        wide = frame.pivot(on="model", index="channel", values=measure, aggregate_function=None)
-        cost = frame.select("channel", "cost").unique("channel", maintain_order=True)
-        wide = cost.join(wide, on="channel", how="left", maintain_order="left")
+        wide = wide_credits(frame, measure, labels, cost)
         tables.append(f"<div><h3>{title}</h3>{_table(wide, kind=measure)}</div>")
     body = (
         '<p class="muted">cpa = cost / conversions, roas = value / cost, '
