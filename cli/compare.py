@@ -53,6 +53,5 @@ def command(inputs, models, costs, measure, sort, fmt, output) -> None:
         wide,
         fmt=fmt,
         output=output,
-        inputs=inputs.files,
         table=lambda: render_table(wide, digits=_DIGITS.get(measure, 2)),
     )

@@ -73,7 +73,6 @@ def command(inputs, kinds, top, fmt, output) -> None:
         kpis.long(),
         fmt=fmt,
         output=output,
-        inputs=inputs.files,
         table=lambda: render_kpis(kpis),
         json_doc=kpis.to_dict,
     )

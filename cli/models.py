@@ -105,7 +105,6 @@ def command(name: str | None, fmt: str | None, output: str | None) -> None:
             params,
             fmt=fmt,
             output=output,
-            inputs=(),
             table=lambda: _card_text(card, params),
             json_doc=lambda: card,
         )
@@ -113,4 +112,4 @@ def command(name: str | None, fmt: str | None, output: str | None) -> None:
     table, errors = models_table()
     for error in errors.values():
         echo_err(f"not loaded: {error}")
-    emit(table, fmt=fmt, output=output, inputs=(), table=lambda: render_table(table))
+    emit(table, fmt=fmt, output=output, table=lambda: render_table(table))

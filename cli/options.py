@@ -41,17 +41,21 @@ def user_errors() -> Iterator[None]:
 
 
 def remember_input(path: str | os.PathLike) -> None:
-    """Note a file this command reads, so that no output may overwrite it."""
+    """Note a file this command reads, so that no output may overwrite it.
+
+    Every option that names an input file goes through here (INPUT and
+    --conversions in :func:`input_options`, --costs, --channel-kinds), and
+    every writer checks :func:`all_inputs`: one list, whatever the command.
+    """
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
         ctx.meta.setdefault("attribution.inputs", []).append(os.fspath(path))
 
 
-def all_inputs(inputs: tuple[str, ...] = ()) -> tuple[str, ...]:
-    """``inputs`` plus every file noted with :func:`remember_input`."""
+def all_inputs() -> tuple[str, ...]:
+    """Every file the running command reads (noted with :func:`remember_input`)."""
     ctx = click.get_current_context(silent=True)
-    noted = tuple(ctx.meta.get("attribution.inputs", ())) if ctx is not None else ()
-    return (*inputs, *noted)
+    return tuple(ctx.meta.get("attribution.inputs", ())) if ctx is not None else ()
 
 
 def echo_err(message: str) -> None:
@@ -195,6 +199,8 @@ def input_options(func: Callable) -> Callable:
             collapse_repeats=kwargs.pop("collapse_repeats"),
             max_touches=kwargs.pop("max_touches"),
         )
+        for path in inputs.files:
+            remember_input(path)
         return func(inputs=inputs, **kwargs)
 
     for decorator in reversed(_INPUT_OPTIONS):
@@ -260,13 +266,13 @@ def emit(
     *,
     fmt: str | None,
     output: str | None,
-    inputs: tuple[str, ...],
     table: Callable[[], str],
     json_doc: Callable[[], Any] | None = None,
 ) -> None:
-    """Write a result: a text table, or the long frame as csv/json/parquet."""
+    """Write a result: a text table, or the long frame as csv/json/parquet; never
+    over a file the command reads."""
     fmt = format_for(output, fmt)
-    inputs = all_inputs(inputs)
+    inputs = all_inputs()
     if output is None:
         if fmt == "table":
             click.echo(table())

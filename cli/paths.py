@@ -22,6 +22,5 @@ def command(inputs, fmt, output) -> None:
         table,
         fmt=fmt or (None if output else "csv"),
         output=output,
-        inputs=inputs.files,
         table=lambda: render_table(table),
     )

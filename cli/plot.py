@@ -60,5 +60,5 @@ def command(inputs, models, costs, measure, output, fmt, title, width, height, d
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
     figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
     ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
-    save_chart(ax, output, fmt, inputs=all_inputs(inputs.files))
+    save_chart(ax, output, fmt, inputs=all_inputs())
     echo_err(f"wrote {output}")

@@ -49,7 +49,7 @@ def command(inputs, kinds, top, models, output, costs, title) -> None:
             output,
             journeys,
             list(models) if models else None,
-            inputs=all_inputs(inputs.files),
+            inputs=all_inputs(),
             costs=costs,
             channel_kinds=kinds,
             top=top,

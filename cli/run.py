@@ -67,7 +67,6 @@ def command(inputs, models, costs, totals, fmt, output, details) -> None:
         credits,
         fmt=fmt,
         output=output,
-        inputs=inputs.files,
         table=table,
         json_doc=json_doc,
     )

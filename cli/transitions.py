@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from attribution.cli.options import echo_err, emit, input_options, render_table, step
+from attribution.cli.options import all_inputs, echo_err, emit, input_options, render_table, step
 from attribution.errors import OutputError
 from attribution.io import format_for
 
@@ -88,7 +88,7 @@ def command(inputs, order, fmt, output) -> None:
     if fmt in ("graphml", "gexf"):
         with step("counting transitions"):
             graph = transition_graph(journeys, order)
-        _write_graph(graph, fmt, output, inputs.files)
+        _write_graph(graph, fmt, output, all_inputs())
         return
     if fmt is None and output is None:
         fmt = "csv"
@@ -98,6 +98,5 @@ def command(inputs, order, fmt, output) -> None:
         table,
         fmt=fmt,
         output=output,
-        inputs=inputs.files,
         table=lambda: render_table(table, digits=4),
     )
