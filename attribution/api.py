@@ -8,7 +8,6 @@ from typing import Any
 
 import polars as pl
 
-from attribution.arrays import distinct
 from attribution.errors import ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.models.base import Model
@@ -137,9 +136,7 @@ def wide_credits(
 def summarise(journeys: Journeys) -> dict[str, Any]:
     """The run summary: what went in and what was credited or not."""
     un = journeys.unattributed
-    customers = None
-    if journeys.customer is not None:
-        customers = len(distinct(journeys.customer))
+    customers = journeys.n_customers
     return {
         "journeys": journeys.n_journeys,
         "converting_journeys": journeys.total_conversions,

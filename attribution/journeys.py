@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from attribution.arrays import csr_offsets, ranges
+from attribution.arrays import csr_offsets, distinct, ranges
 
 __all__ = ["Journeys", "Unattributed"]
 
@@ -113,6 +113,11 @@ class Journeys:
     def row_of_touch(self) -> np.ndarray:
         """Row index of every touch (``np.repeat(arange(n_rows), lengths)``)."""
         return np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths)
+
+    @cached_property
+    def n_customers(self) -> int | None:
+        """Distinct customers of the rows (None without customers, as for paths)."""
+        return None if self.customer is None else len(distinct(self.customer))
 
     @cached_property
     def converting(self) -> Journeys:
