@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import os
 import sys
 import time
 from dataclasses import dataclass
@@ -35,7 +34,7 @@ import numpy as np
 import attribution as at
 from attribution.models.markov import Markov
 from attribution.simulate import make_channels, simulate_journeys
-from benchmarks.common import DATA, Stage, measure, report
+from benchmarks.common import DATA, Stage, cached, measure, report
 
 
 @dataclass(frozen=True)
@@ -60,19 +59,15 @@ QUICK = {
 
 def paths_file(name: str, table: Table, *, folder: Path = DATA, seed: int = 0) -> Path:
     """The table's paths CSV, generated once and cached."""
-    path = folder / f"paths-{name}-seed{seed}.csv"
-    if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        journeys = simulate_journeys(
+    return cached(
+        folder / f"paths-{name}-seed{seed}.csv",
+        lambda: simulate_journeys(
             table.journeys,
             channels=make_channels(table.channels),
             mean_touches=table.mean_touches,
             seed=seed,
-        )
-        tmp = path.with_suffix(".tmp")
-        journeys.to_paths_table().write_csv(tmp)
-        os.replace(tmp, path)
-    return path
+        ).to_paths_table(),
+    )
 
 
 def run(

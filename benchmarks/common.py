@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from attribution.simulate import SIZES, simulate_events
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -25,13 +27,22 @@ def events_file(size: str, *, seed: int = 0, folder: Path = DATA) -> Path:
     first journey merges with the customer's second one, and the 30-day
     lookback empties a few).
     """
-    n = SIZES[size]
-    path = folder / f"events-{size}-seed{seed}.parquet"
+    return cached(
+        folder / f"events-{size}-seed{seed}.parquet",
+        lambda: simulate_events(SIZES[size], repeat_share=REPEAT_SHARE, seed=seed),
+    )
+
+
+def cached(path: Path, make: Callable[[], pl.DataFrame]) -> Path:
+    """``path``, written from ``make()`` (CSV or Parquet by extension) unless it exists."""
     if not path.exists():
-        folder.mkdir(parents=True, exist_ok=True)
-        frame = simulate_events(n, repeat_share=REPEAT_SHARE, seed=seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame = make()
         tmp = path.with_suffix(".tmp")
-        frame.write_parquet(tmp)
+        if path.suffix == ".parquet":
+            frame.write_parquet(tmp)
+        else:
+            frame.write_csv(tmp)
         os.replace(tmp, path)
     return path
 
