@@ -96,8 +96,13 @@ class AttributionResult:
             for run in self.runs
         }
 
-    def to_dict(self, *, details: bool = False) -> dict[str, Any]:
-        doc: dict[str, Any] = {"summary": self.summary, "credits": self.credits.to_dicts()}
+    def to_dict(
+        self, *, details: bool = False, credits: pl.DataFrame | None = None
+    ) -> dict[str, Any]:
+        """The JSON document of `run`; ``credits`` replaces the credit table (say,
+        one with costs joined)."""
+        table = self.credits if credits is None else credits
+        doc: dict[str, Any] = {"summary": self.summary, "credits": table.to_dicts()}
         notes = self.notes()
         if notes:
             doc["notes"] = notes

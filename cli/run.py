@@ -14,6 +14,7 @@ from attribution.cli.options import (
     render_table,
     run_models,
 )
+from attribution.io import format_for
 
 
 @click.command("run")
@@ -43,7 +44,7 @@ def command(inputs, models, costs, totals, fmt, output, details) -> None:
     model; a division by zero is an empty cell. The `table` format then shows
     the long table.
     """
-    if details and (fmt or "") != "json" and not (output or "").lower().endswith(".json"):
+    if details and format_for(output, fmt) != "json":
         raise click.UsageError("--details goes with JSON output: add --format json")
     result = run_models(inputs, models)
     credits = result.credits
@@ -57,9 +58,8 @@ def command(inputs, models, costs, totals, fmt, output, details) -> None:
         return render_table(credits)
 
     def json_doc() -> dict:
-        doc = result.to_dict(details=details)
+        doc = result.to_dict(details=details, credits=credits)
         if costs is not None:
-            doc["credits"] = credits.to_dicts()
             doc["uncosted_channels"] = uncosted
         return doc
 
