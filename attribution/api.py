@@ -10,7 +10,7 @@ import polars as pl
 
 from attribution.errors import ModelError, NeedsTimesError
 from attribution.journeys import Journeys
-from attribution.models.base import Model
+from attribution.model import Model
 from attribution.registry import get_registry
 from attribution.spec import make_model
 

@@ -1,16 +1,23 @@
-"""The model contract: what every attribution model, built-in or plugin, provides."""
+"""The model contract: what every attribution model, built-in or plugin, provides.
+
+It lives in the core so that the engine never needs the model families to know
+what a model is; :mod:`attribution.models` re-exports it for plugin authors.
+"""
 
 from __future__ import annotations
 
+import functools
 import inspect
 import types
 import typing
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
+from attribution.constraints import Constraint, as_constraints, check_params
 from attribution.journeys import Journeys
 
 __all__ = ["Model", "Param", "TouchWeightModel", "credit_frame", "type_name"]
@@ -55,7 +62,7 @@ class Model:
 
     A model has a registry ``name`` (snake_case), a one-line ``description``,
     keyword-only hyper-parameters stored unchanged under the same names (checked
-    when the model runs, not in ``__init__``), and one method,
+    against ``constraints`` when the model runs, not in ``__init__``), and one method,
     :meth:`attribute`, that turns :class:`~attribution.journeys.Journeys` into a
     credit frame ``channel, conversions, value`` with one row per channel of
     ``journeys.channels``. Learned state goes in attributes ending in ``_``.
@@ -78,6 +85,25 @@ class Model:
     allows_negative : bool
         The model may give a channel negative credit (the conformance suite
         checks non-negativity otherwise).
+    constraints : dict
+        What each hyper-parameter may be, declared once (see
+        :mod:`attribution.constraints`): ``{"folds": Interval(Integral, 2, None,
+        closed="left")}``. :meth:`validate_params` checks them.
+
+    Notes
+    -----
+    **When parameters are checked.** Every ``attribute`` a class defines is
+    wrapped (in ``__init_subclass__``) so that :meth:`validate_params` runs
+    before it. A template method (the base's ``attribute`` calling a
+    subclass's ``_attribute``) would do the same, but would rename the one
+    method every plugin writes and break the plugins already written against
+    ``attribute``; the wrapper keeps ``attribute`` the method to implement and
+    makes the check impossible to forget. A subclass whose ``attribute`` calls
+    ``super().attribute`` is checked twice, which costs a few comparisons.
+    ``__init__`` stays a plain store (scikit-learn's rule), so a model with a
+    bad value can still be built, shown and copied; it fails when it runs,
+    with :class:`~attribution.errors.ModelError` naming the model, the
+    parameter, the value and what is allowed.
 
     Examples
     --------
@@ -104,6 +130,14 @@ class Model:
     description: ClassVar[str] = ""
     needs_times: ClassVar[bool] = False
     allows_negative: ClassVar[bool] = False
+    constraints: ClassVar[Mapping[str | tuple[str, ...], Any]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("attribute")
+        plain = callable(own) and not isinstance(own, (staticmethod, classmethod))
+        if plain and not getattr(own, "_validates_params", False):
+            cls.attribute = _validating(own)  # type: ignore[method-assign]
 
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
         """Credit the conversions of ``journeys`` to their channels.
@@ -126,9 +160,40 @@ class Model:
         Raises
         ------
         ModelError
-            When a hyper-parameter is invalid (checked here, not in ``__init__``).
+            When a hyper-parameter breaks its declared constraint (checked here,
+            by :meth:`validate_params`, not in ``__init__``).
         """
         raise NotImplementedError
+
+    def validate_params(self) -> None:
+        """Check the hyper-parameters against the class's ``constraints``.
+
+        Runs before every :meth:`attribute` (see the class notes); call it
+        yourself where a model's parameters are used outside ``attribute``.
+
+        Raises
+        ------
+        ModelError
+            On the first parameter that breaks its constraint:
+            ``"markov: folds must be an integer >= 2, got 1"``.
+        """
+        declared = type(self).constraints
+        if not declared:
+            return
+        names = {n for key in declared for n in ((key,) if isinstance(key, str) else key)}
+        values = {n: getattr(self, n) for n in names if hasattr(self, n)}
+        check_params(type(self).name or type(self).__name__, values, declared)
+
+    @classmethod
+    def param_constraints(cls) -> dict[str | tuple[str, ...], tuple[Constraint, ...]]:
+        """The declared ``constraints`` with every alternative as a Constraint.
+
+        Raises
+        ------
+        TypeError
+            When the declaration is malformed.
+        """
+        return {key: as_constraints(spec, key) for key, spec in cls.constraints.items()}
 
     def details(self) -> dict[str, Any]:
         """Extras of the last :meth:`attribute` call for ``--details`` (JSON-able)."""
@@ -173,6 +238,18 @@ class Model:
             if p.default is _MISSING or getattr(self, p.name) != p.default
         ]
         return self.name + (":" + ",".join(changed) if changed else "")
+
+
+def _validating(attribute: Callable[..., pl.DataFrame]) -> Callable[..., pl.DataFrame]:
+    """``attribute`` with :meth:`Model.validate_params` run first."""
+
+    @functools.wraps(attribute)
+    def checked(self: Model, *args: Any, **kwargs: Any) -> pl.DataFrame:
+        self.validate_params()
+        return attribute(self, *args, **kwargs)
+
+    checked._validates_params = True  # type: ignore[attr-defined]
+    return checked
 
 
 def credit_frame(journeys: Journeys, conversions: np.ndarray, value: np.ndarray) -> pl.DataFrame:

@@ -6,12 +6,10 @@ import importlib.metadata as md
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from attribution.errors import ModelError, RegistryError
-
-if TYPE_CHECKING:
-    from attribution.models.base import Model
+from attribution.model import Model
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -107,8 +105,6 @@ class Registry:
 
     def get(self, name: str) -> type[Model]:
         """The class registered as ``name``, importing its plugin if needed."""
-        from attribution.models.base import Model
-
         info = self.info(name)
         if name in self._conflicts:
             raise RegistryError(
@@ -144,8 +140,6 @@ class Registry:
 
     def register(self, cls: type[Model], *, name: str | None = None, replace: bool = False) -> None:
         """Add a model class at run time (for notebooks and tests)."""
-        from attribution.models.base import Model
-
         if not (isinstance(cls, type) and issubclass(cls, Model)):
             raise RegistryError(f"register_model expects a subclass of Model, got {cls!r}")
         self._scan()

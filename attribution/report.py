@@ -18,7 +18,7 @@ from attribution.errors import AttributionError
 from attribution.io import Source, _atomic_write
 from attribution.journeys import Journeys
 from attribution.kpis import KPIs, compute_kpis, format_kpi
-from attribution.models.base import Model
+from attribution.model import Model
 
 __all__ = ["SECTIONS", "render_report", "write_report"]
 

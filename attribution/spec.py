@@ -8,10 +8,10 @@ import typing
 from typing import Any, Literal
 
 from attribution.errors import ModelError
-from attribution.models.base import Model, Param, type_name
+from attribution.model import Model, Param, type_name
 from attribution.registry import get_registry
 
-__all__ = ["make_model", "parse_spec"]
+__all__ = ["convert_param", "make_model", "parse_spec"]
 
 _TRUE = {"true", "yes", "1", "on"}
 _FALSE = {"false", "no", "0", "off"}
@@ -31,8 +31,19 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
     return name.strip(), params
 
 
-def _convert(text: str, annotation: Any) -> Any:
-    """``text`` as a value of ``annotation``; ValueError when it is not one."""
+def convert_param(text: str, annotation: Any) -> Any:
+    """``text`` (what follows ``key=`` in a spec) as a value of the type ``annotation``.
+
+    The types a parameter may have are bool, int, float, str, None,
+    ``Literal[...]`` and unions of them; a union tries None, bool, int and
+    float before the rest, so ``"3"`` is an int. Other annotations get the
+    text unchanged (the model's constraints check it when it runs).
+
+    Raises
+    ------
+    ValueError
+        When the text is not a value of the type, saying what was expected.
+    """
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         members = typing.get_args(annotation)
@@ -47,7 +58,7 @@ def _convert(text: str, annotation: Any) -> Any:
         )
         for member in order:
             try:
-                return _convert(text, member)
+                return convert_param(text, member)
             except ValueError:
                 continue
         raise ValueError(f"expected {_describe(annotation)}")
@@ -93,7 +104,7 @@ def make_model(spec: str | Model) -> Model:
             valid = ", ".join(params) or "none"
             raise ModelError(f"model '{name}' has no parameter '{key}'; valid parameters: {valid}")
         try:
-            kwargs[key] = _convert(text, params[key].annotation)
+            kwargs[key] = convert_param(text, params[key].annotation)
         except ValueError as exc:
             raise ModelError(f"model '{name}': parameter '{key}' got '{text}'; {exc}") from None
     return cls(**kwargs)

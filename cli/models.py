@@ -9,7 +9,7 @@ import click
 import polars as pl
 
 from attribution.cli.options import echo_err, emit, output_options, render_table
-from attribution.models.base import Model
+from attribution.model import Model
 from attribution.registry import get_registry
 
 _EMPTY = inspect.Parameter.empty

@@ -1,24 +1,34 @@
-"""Attribution models: the base class and the built-in model families.
+"""Attribution models: the built-in model families, and the contract re-exported.
 
 Classes are importable from here (``attribution.models.LastTouch``) so that a
-plugin may subclass a built-in model. The registry finds models through the
-``attribution.models`` entry-point group, not through this module.
+plugin may subclass a built-in model. The contract itself (``Model``,
+``TouchWeightModel``, ``Param``, ``credit_frame``) and the parameter
+constraints live in the core, :mod:`attribution.model` and
+:mod:`attribution.constraints`, and are re-exported here so that a plugin needs
+one import. The registry finds models through the ``attribution.models``
+entry-point group, not through this module.
 """
 
 from __future__ import annotations
 
-from attribution.models.base import Model, Param, TouchWeightModel, credit_frame
+from attribution.constraints import Integral, Interval, Options, Real, Satisfies
+from attribution.model import Model, Param, TouchWeightModel, credit_frame
 from attribution.models.heuristics import FirstTouch, LastTouch, Linear, PositionBased, TimeDecay
 
 __all__ = [
     "FirstTouch",
+    "Integral",
+    "Interval",
     "LastTouch",
     "Linear",
     "Markov",
     "Model",
+    "Options",
     "OrderedShapley",
     "Param",
     "PositionBased",
+    "Real",
+    "Satisfies",
     "Shapley",
     "TimeDecay",
     "TouchWeightModel",

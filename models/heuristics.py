@@ -8,7 +8,7 @@ import numpy as np
 
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
-from attribution.models.base import TouchWeightModel
+from attribution.model import TouchWeightModel
 
 __all__ = ["FirstTouch", "LastTouch", "Linear", "PositionBased", "TimeDecay"]
 

@@ -12,7 +12,7 @@ import scipy.sparse.linalg as spla
 
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
-from attribution.models.base import Model, credit_frame
+from attribution.model import Model, credit_frame
 
 if TYPE_CHECKING:
     import networkx as nx

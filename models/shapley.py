@@ -15,7 +15,7 @@ from scipy.special import beta
 from attribution.arrays import csr_offsets, distinct, ranges
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
-from attribution.models.base import Model, credit_frame
+from attribution.model import Model, credit_frame
 
 __all__ = ["ChannelSets", "OrderedShapley", "Shapley", "channel_sets", "shapley_values"]
 

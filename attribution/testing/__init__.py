@@ -59,9 +59,9 @@ from attribution.arrays import csr_offsets
 from attribution.errors import ModelError, NeedsTimesError
 from attribution.io import dumps
 from attribution.journeys import Journeys
-from attribution.models.base import Model
+from attribution.model import Model
 from attribution.registry import Registry, get_registry
-from attribution.spec import _convert, make_model, parse_spec
+from attribution.spec import convert_param, make_model, parse_spec
 
 __all__ = [
     "CHECKS",
@@ -179,7 +179,7 @@ def check_declares_contract(model: Model, journeys: Journeys) -> None:
         elif p.default is not inspect.Parameter.empty:
             try:
                 _, raw = parse_spec(f"{label}:{p.name}={p.default}")
-                back = _convert(raw[p.name], p.annotation) if len(raw) == 1 else raw
+                back = convert_param(raw[p.name], p.annotation) if len(raw) == 1 else raw
             except (ValueError, ModelError) as exc:
                 back = exc
             if back != p.default:
