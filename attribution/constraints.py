@@ -3,7 +3,7 @@
 A model states them once, as scikit-learn's ``_parameter_constraints`` do, in a
 class attribute that maps each parameter to what it allows::
 
-    constraints = {
+    constraints: ClassVar[Constraints] = {
         "order": (Interval(Integral, 1, None, closed="left"), Options("auto")),
         "half_life_days": Interval(Real, 0, None, closed="neither"),
         "label": (str, None),
@@ -20,7 +20,9 @@ the declaration each time the model runs; :func:`check_params` is the check.
 
 Every constraint has a text (``str(constraint)``) that completes the sentence
 "``x`` must be ...", so that errors and ``attribution models NAME`` say what is
-allowed in the same words.
+allowed in the same words. Annotate the attribute as
+``constraints: ClassVar[Constraints]`` (it is shared by every instance; ruff's
+RUF012 asks for the annotation on a class-level dict).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from attribution.errors import ModelError
 __all__ = [
     "Constraint",
     "ConstraintSpec",
+    "Constraints",
     "InstanceOf",
     "Integral",
     "Interval",
@@ -99,13 +102,14 @@ class Interval(Constraint):
     def is_satisfied_by(self, value: Any) -> bool:
         if isinstance(value, bool) or not isinstance(value, self.kind):
             return False
-        if self.kind is Real and not math.isfinite(value):
+        x: Any = value  # a numbers.Real has no comparison operators to a type checker
+        if self.kind is Real and not math.isfinite(x):
             return False
         left = self.closed in ("both", "left")
         right = self.closed in ("both", "right")
-        if self.low is not None and not (value >= self.low if left else value > self.low):
+        if self.low is not None and not (x >= self.low if left else x > self.low):
             return False
-        return self.high is None or bool(value <= self.high if right else value < self.high)
+        return self.high is None or bool(x <= self.high if right else x < self.high)
 
     def __str__(self) -> str:
         noun = "an integer" if self.kind is Integral else "a number"
@@ -232,8 +236,11 @@ class Satisfies(Constraint):
         return f"Satisfies({self.predicate!r}, {self.text!r})"
 
 
-ConstraintSpec: TypeAlias = "Constraint | type | None | tuple[Constraint | type | None, ...]"
+ConstraintSpec: TypeAlias = "Constraint | type | tuple[Constraint | type | None, ...] | None"
 """What a declaration gives for one key: one alternative or a tuple of them."""
+
+Constraints: TypeAlias = "Mapping[str | tuple[str, ...], ConstraintSpec]"
+"""A model's whole declaration: parameter name (or names) to what is allowed."""
 
 
 def as_constraints(spec: Any, key: str | tuple[str, ...] = "?") -> tuple[Constraint, ...]:
@@ -286,7 +293,7 @@ def key_text(key: str | tuple[str, ...]) -> str:
 def check_params(
     owner: str,
     params: Mapping[str, Any],
-    constraints: Mapping[str | tuple[str, ...], Any],
+    constraints: Constraints,
 ) -> None:
     """Check parameter values against a declaration; ModelError on the first breach.
 

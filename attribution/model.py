@@ -10,14 +10,14 @@ import functools
 import inspect
 import types
 import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
 
-from attribution.constraints import Constraint, as_constraints, check_params
+from attribution.constraints import Constraint, Constraints, as_constraints, check_params
 from attribution.journeys import Journeys
 
 __all__ = ["Model", "Param", "TouchWeightModel", "credit_frame", "type_name"]
@@ -130,13 +130,14 @@ class Model:
     description: ClassVar[str] = ""
     needs_times: ClassVar[bool] = False
     allows_negative: ClassVar[bool] = False
-    constraints: ClassVar[Mapping[str | tuple[str, ...], Any]] = {}
+    constraints: ClassVar[Constraints] = {}
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         own = cls.__dict__.get("attribute")
-        plain = callable(own) and not isinstance(own, (staticmethod, classmethod))
-        if plain and not getattr(own, "_validates_params", False):
+        if isinstance(own, (staticmethod, classmethod)) or not callable(own):
+            return
+        if not getattr(own, "_validates_params", False):
             cls.attribute = _validating(own)  # type: ignore[method-assign]
 
     def attribute(self, journeys: Journeys) -> pl.DataFrame:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import math
+from typing import ClassVar
 
 import numpy as np
 
-from attribution.errors import ModelError
+from attribution.constraints import Constraints, Interval, Real, Satisfies
+from attribution.errors import NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.model import TouchWeightModel
 
@@ -62,15 +63,18 @@ class TimeDecay(TouchWeightModel):
     name = "time_decay"
     description = "Recent touches get more: weight halves every half_life_days before conversion."
     needs_times = True
+    constraints: ClassVar[Constraints] = {
+        "half_life_days": Interval(Real, 0, None, closed="neither")
+    }
 
     def __init__(self, *, half_life_days: float = 7.0) -> None:
         self.half_life_days = half_life_days
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         h = self.half_life_days
-        if not (isinstance(h, (int, float)) and h > 0 and math.isfinite(h)):
-            raise ModelError(f"time_decay: half_life_days must be a number > 0, got {h!r}")
         days = journeys.days_before
+        if days is None:  # run_model refuses it earlier; this is for direct calls
+            raise NeedsTimesError("model 'time_decay' needs touch times; the journeys have none")
         starts = journeys.offsets[:-1]
         lengths = journeys.lengths
         # Shift by each journey's most recent touch so that old journeys do not
@@ -96,6 +100,14 @@ class PositionBased(TouchWeightModel):
 
     name = "position_based"
     description = "U-shaped: `first` to the first touch, `last` to the last, rest to the middle."
+    constraints: ClassVar[Constraints] = {
+        "first": Interval(Real, 0, 1),
+        "last": Interval(Real, 0, 1),
+        # 1e-12: shares typed as decimals (0.6 + 0.4) may add up to a hair above 1.
+        ("first", "last"): Satisfies(
+            lambda first, last: first + last <= 1 + 1e-12, "shares adding up to at most 1"
+        ),
+    }
 
     def __init__(self, *, first: float = 0.4, last: float = 0.4) -> None:
         self.first = first
@@ -103,11 +115,6 @@ class PositionBased(TouchWeightModel):
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         f, la = self.first, self.last
-        for key, v in (("first", f), ("last", la)):
-            if not (isinstance(v, (int, float)) and 0 <= v <= 1):
-                raise ModelError(f"position_based: {key} must be in [0, 1], got {v!r}")
-        if f + la > 1 + 1e-12:
-            raise ModelError(f"position_based: first + last must be at most 1, got {f + la:g}")
         lengths = journeys.lengths
         n = np.repeat(lengths, lengths)
         pos = journeys.position

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from attribution.constraints import Constraints, Integral, Interval, Options
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.model import Model, credit_frame
@@ -477,6 +478,12 @@ class Markov(Model):
 
     name = "markov"
     description = "Markov chain removal effects, exact (order k or auto), value tied to last state."
+    constraints: ClassVar[Constraints] = {
+        "order": (Interval(Integral, 1, None, closed="left"), Options("auto")),
+        "max_order": Interval(Integral, 1, None, closed="left"),
+        "folds": Interval(Integral, 2, None, closed="left"),
+        "seed": Interval(Integral, 0, None, closed="left"),
+    }
 
     def __init__(
         self,
@@ -491,21 +498,7 @@ class Markov(Model):
         self.folds = folds
         self.seed = seed
 
-    def _check(self) -> None:
-        def whole(v: Any, low: int) -> bool:
-            return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= low
-
-        if not (self.order == "auto" or whole(self.order, 1)):
-            raise ModelError(f"markov: order must be an integer >= 1 or 'auto', got {self.order!r}")
-        if not whole(self.max_order, 1):
-            raise ModelError(f"markov: max_order must be an integer >= 1, got {self.max_order!r}")
-        if not whole(self.folds, 2):
-            raise ModelError(f"markov: folds must be an integer >= 2, got {self.folds!r}")
-        if not whole(self.seed, 0):
-            raise ModelError(f"markov: seed must be an integer >= 0, got {self.seed!r}")
-
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
-        self._check()
         order, scores = _choose_order(journeys, self.order, self.max_order, self.folds, self.seed)
         chain = _build_chain(journeys, order)
         solution = _solve(chain)
@@ -579,7 +572,7 @@ def transition_table(
     """The transitions of the order-``order`` chain of ``journeys``:
     ``from, to, count, probability`` (``auto`` takes ``max_order``, ``folds``, ``seed``)."""
     model = Markov(order=order, **auto)
-    model._check()
+    model.validate_params()
     k, _ = _choose_order(journeys, order, model.max_order, model.folds, model.seed)
     chain = _build_chain(journeys, k)
     return _edge_table(chain.state_names, chain.counts)

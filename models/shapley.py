@@ -6,14 +6,14 @@ import itertools
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 from scipy.special import beta
 
 from attribution.arrays import csr_offsets, distinct, ranges
-from attribution.errors import ModelError
+from attribution.constraints import Constraints, Integral, Interval, Options
 from attribution.journeys import Journeys
 from attribution.model import Model, credit_frame
 
@@ -445,10 +445,10 @@ def shapley_values(
     names = sorted(set(players or ()) | {p for c in worth for p in c})
     index = {p: i for i, p in enumerate(names)}
     grand = frozenset(names)
-    coalitions = {frozenset(c) for c in worth if len(c) > 0} | {grand}
+    distinct_sets = {frozenset(c) for c in worth if len(c) > 0} | {grand}
     # Members ascend within each coalition, so ChannelSets.member_keys ascend as the
     # solver's binary searches need.
-    members = sorted(sorted(index[p] for p in c) for c in coalitions)
+    members = sorted(sorted(index[p] for p in c) for c in distinct_sets)
     coalitions = [frozenset(names[i] for i in m) for m in members]
     sets = ChannelSets(
         len(names),
@@ -481,11 +481,6 @@ def _channel_rank(sets: ChannelSets) -> np.ndarray:
 
 
 # -- the models ----------------------------------------------------------------
-def _check_int(model: str, key: str, value: Any, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ModelError(f"{model}: {key} must be an integer >= {low}, got {value!r}")
-
-
 class Shapley(Model):
     """Shapley value attribution over the distinct channel sets of the journeys.
 
@@ -537,6 +532,12 @@ class Shapley(Model):
     name = "shapley"
     description = "Shapley value of each channel set's conversion-rate game (or a closed form)."
     allows_negative = True
+    constraints: ClassVar[Constraints] = {
+        "characteristic": Options(*CHARACTERISTICS),
+        "max_exact": Interval(Integral, 1, None, closed="left"),
+        "samples": Interval(Integral, 2, None, closed="left"),
+        "seed": Interval(Integral, 0, None, closed="left"),
+    }
 
     def __init__(
         self,
@@ -553,18 +554,7 @@ class Shapley(Model):
         self.samples = samples
         self.seed = seed
 
-    def _validate(self) -> None:
-        if self.characteristic not in CHARACTERISTICS:
-            raise ModelError(
-                f"shapley: characteristic must be one of {list(CHARACTERISTICS)}, "
-                f"got {self.characteristic!r}"
-            )
-        _check_int("shapley", "max_exact", self.max_exact, 1)
-        _check_int("shapley", "samples", self.samples, 2)
-        _check_int("shapley", "seed", self.seed, 0)
-
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
-        self._validate()
         sets = channel_sets(journeys)
         self.sets_ = sets.n_sets
         self.subset_pairs_ = 0
