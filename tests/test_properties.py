@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
 import polars as pl
 import pytest
@@ -9,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import attribution as at
+from attribution.constraints import Constraints, Interval, Real
 from attribution.models import Linear, credit_frame
 from attribution.registry import Registry
 from attribution.testing import (
@@ -183,7 +186,37 @@ def _contract_breaches():
         def __init__(self, *, direct: str = "direct,(none)") -> None:
             self.direct = direct
 
+    class ConstrainsAStranger(Linear):
+        name = "constrains_a_stranger"
+        description = "x"
+        constraints: ClassVar[Constraints] = {"beta": Interval(Real, 0, 1)}
+
+        def __init__(self, *, alpha: float = 1.0) -> None:
+            self.alpha = alpha
+
+    class DefaultOutOfBounds(Linear):
+        name = "default_out_of_bounds"
+        description = "x"
+        constraints: ClassVar[Constraints] = {"alpha": Interval(Real, 0, 1)}
+
+        def __init__(self, *, alpha: float = 2.0) -> None:
+            self.alpha = alpha
+
+    class MalformedConstraint(Linear):
+        name = "malformed_constraint"
+        description = "x"
+        constraints: ClassVar[Constraints] = {"alpha": "between 0 and 1"}  # type: ignore[dict-item]
+
+        def __init__(self, *, alpha: float = 0.5) -> None:
+            self.alpha = alpha
+
     return {
+        "constrains_a_stranger": (ConstrainsAStranger, "names 'beta', which is not a parameter"),
+        "default_out_of_bounds": (
+            DefaultOutOfBounds,
+            r"defaults break .* alpha must be a number in \[0, 1\], got 2.0",
+        ),
+        "malformed_constraint": (MalformedConstraint, "must be a Constraint, a type or None"),
         "comma_default": (CommaDefault, "does not survive the spec 'direct=direct,\\(none\\)'"),
         "positional": (Positional, "must be keyword-only"),
         "no_default": (NoDefault, "needs a default"),

@@ -13,7 +13,9 @@ The rules, in the order they run (``CHECKS``):
     ``allows_negative``; every ``__init__`` parameter keyword-only, with a
     default and a type the CLI parses from ``NAME:key=value`` (bool, int,
     float, str, None, Literal, or a union of them); parameters stored
-    unchanged under their own names, not validated in ``__init__``.
+    unchanged under their own names, not validated in ``__init__``;
+    ``constraints`` well formed, naming parameters only, and allowing the
+    defaults.
 ``credit_adds_up``
     one credit row per channel; credited conversions and value add up to the
     journeys' conversions and value (also on the aggregated paths table when
@@ -56,10 +58,11 @@ import polars as pl
 
 from attribution.api import run_model
 from attribution.arrays import csr_offsets
+from attribution.constraints import check_params
 from attribution.errors import ModelError, NeedsTimesError
 from attribution.io import dumps
 from attribution.journeys import Journeys
-from attribution.model import Model
+from attribution.model import Model, Param
 from attribution.registry import Registry, get_registry
 from attribution.spec import convert_param, make_model, parse_spec
 
@@ -200,7 +203,37 @@ def check_declares_contract(model: Model, journeys: Journeys) -> None:
         for key, mark in marks.items():
             if getattr(marked, key, None) is not mark:
                 problems.append(f"parameter '{key}' is not stored unchanged as self.{key}")
+    problems += _constraint_problems(cls, params)
     assert not problems, f"{label}: " + "; ".join(problems)
+
+
+def _constraint_problems(cls: type[Model], params: list[Param]) -> list[str]:
+    """What is wrong with the class's ``constraints``: a malformed entry, a name
+    that is no parameter, a default that its own constraint refuses."""
+    try:
+        declared = cls.param_constraints()
+    except TypeError as exc:
+        return [f"`constraints`: {exc}"]
+    names = {p.name for p in params}
+    problems = []
+    for key in declared:
+        unknown = [n for n in ((key,) if isinstance(key, str) else key) if n not in names]
+        if unknown:
+            problems.append(
+                f"`constraints` names {', '.join(repr(n) for n in unknown)}, which "
+                f"{'is not a parameter' if len(unknown) == 1 else 'are not parameters'}; "
+                f"parameters: {', '.join(sorted(names)) or 'none'}"
+            )
+    if problems:
+        return problems
+    defaults = {p.name: p.default for p in params}
+    if inspect.Parameter.empty in defaults.values():
+        return []  # reported above as a parameter without a default
+    try:
+        check_params(cls.name or cls.__name__, defaults, cls.constraints)
+    except ModelError as exc:
+        problems.append(f"the defaults break the declared constraints: {exc}")
+    return problems
 
 
 def _check_sums(model: Model, journeys: Journeys, what: str) -> None:
