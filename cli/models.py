@@ -9,6 +9,7 @@ import click
 import polars as pl
 
 from attribution.cli.options import echo_err, emit, output_options, render_table
+from attribution.constraints import describe, key_text
 from attribution.model import Model
 from attribution.registry import get_registry
 
@@ -47,9 +48,18 @@ def models_table() -> tuple[pl.DataFrame, dict[str, str]]:
     return pl.DataFrame(rows, schema=schema), errors
 
 
+def _constraints(cls: type[Model]) -> dict[str, str]:
+    """What each constrained parameter (or group of them) may be, in words."""
+    try:
+        declared = cls.param_constraints()
+    except TypeError as exc:  # a plugin's malformed declaration: say so, show the rest
+        return {"(malformed)": str(exc)}
+    return {key_text(key): describe(allowed) for key, allowed in declared.items()}
+
+
 def model_card(name: str) -> tuple[dict[str, Any], pl.DataFrame]:
     """What there is to know about one model: where it comes from, its flags and
-    docstring, and a ``parameter, type, default`` table."""
+    docstring, a ``parameter, type, default`` table and its declared constraints."""
     registry = get_registry()
     cls: type[Model] = registry.get(name)
     info = registry.info(name)
@@ -69,6 +79,7 @@ def model_card(name: str) -> tuple[dict[str, Any], pl.DataFrame]:
         "needs_times": cls.needs_times,
         "allows_negative": cls.allows_negative,
         "parameters": params.to_dicts(),
+        "constraints": _constraints(cls),
         "doc": inspect.getdoc(cls) or "",
     }
     return card, params
@@ -83,6 +94,9 @@ def _card_text(card: dict[str, Any], params: pl.DataFrame) -> str:
         "",
         render_table(params) if params.height else "no parameters",
     ]
+    if card["constraints"]:
+        lines += ["", "constraints:"]
+        lines += [f"  {key} must be {allowed}" for key, allowed in card["constraints"].items()]
     example = ",".join(f"{r['parameter']}={r['default']}" for r in card["parameters"])
     lines += ["", f"spec: -m {card['name']}" + (f":{example}" if example else "")]
     if card["doc"]:

@@ -1,20 +1,29 @@
-"""`attribution transitions`: the Markov chain's transition graph as an edge list or graph file."""
+"""`attribution transitions`: a model's transition graph as an edge list or graph file."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
+from attribution.api import run_model
+from attribution.capabilities import HasTransitions
 from attribution.cli.options import all_inputs, echo_err, emit, input_options, render_table, step
-from attribution.errors import OutputError
+from attribution.errors import ModelError, OutputError
+from attribution.graph import EDGE_COLUMNS, check_edge_table, transition_graph
 from attribution.io import format_for
+from attribution.model import Model
+from attribution.registry import get_registry
+from attribution.spec import make_model, parse_spec
 
 GRAPH_FORMATS = {".graphml": "graphml", ".gexf": "gexf"}
 FORMATS = ("csv", "json", "parquet", "table", "graphml", "gexf")
 
 
-def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
+def _order(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
+    if value is None:
+        return None
     if value.strip().lower() == "auto":
         return "auto"
     try:
@@ -26,7 +35,37 @@ def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
     return order
 
 
-def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -> None:
+def _with_transitions(spec: str, order: int | str | None) -> Model:
+    """The model of ``spec`` (``--order`` setting its ``order``), checked to have a
+    transition graph before any input is read."""
+    name, params = parse_spec(spec)
+    if order is not None:
+        cls = get_registry().get(name)
+        if "order" not in {p.name for p in cls.params()}:
+            raise click.UsageError(f"--order: model '{name}' has no parameter 'order'")
+        if "order" in params and params["order"] != str(order):
+            raise click.UsageError(
+                f"--order {order} and -m {spec} both set the order; give one of them"
+            )
+        params["order"] = str(order)
+        spec = name + ":" + ",".join(f"{k}={v}" for k, v in params.items())
+    model = make_model(spec)
+    if not isinstance(model, HasTransitions):
+        raise _no_transitions(name)
+    model.validate_params()  # a bad parameter fails before a large input is read
+    return model
+
+
+def _no_transitions(name: str) -> ModelError:
+    loaded, _ = get_registry().load_all()
+    able = [n for n, c in loaded.items() if callable(getattr(c, "transition_table", None))]
+    return ModelError(
+        f"model '{name}' has no transition graph (it has no transition_table() method); "
+        f"models that have one: {', '.join(able) or 'none'}"
+    )
+
+
+def _write_graph(graph: Any, fmt: str, output: str | None, inputs: tuple[str, ...]) -> None:
     import networkx as nx
 
     if output is None:
@@ -44,12 +83,22 @@ def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -
 @click.command("transitions")
 @input_options
 @click.option(
-    "--order",
-    default="1",
+    "-m",
+    "--model",
+    "spec",
+    default="markov",
     show_default=True,
+    metavar="NAME[:key=value,...]",
+    help="The model whose transition graph to export: any registered model that has one "
+    "(a transition_table() method), such as markov or a plugin's Markov variant.",
+)
+@click.option(
+    "--order",
+    default=None,
     metavar="K|auto",
     callback=_order,
-    help="Markov chain order; 'auto' picks it by cross-validated log-loss.",
+    help="Chain order, short for -m NAME:order=K; 'auto' picks it by cross-validated "
+    "log-loss. Default: the model's own (1 for markov).",
 )
 @click.option(
     "--format",
@@ -64,17 +113,19 @@ def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -
     type=click.Path(dir_okay=False),
     help="Write to this file instead of stdout (written whole or not at all).",
 )
-def command(inputs, order, fmt, output) -> None:
-    """Export the transition graph of the Markov chain of INPUT.
+def command(
+    inputs: Any, spec: str, order: int | str | None, fmt: str | None, output: str | None
+) -> None:
+    """Export the transition graph of a model fitted to INPUT (the Markov chain by default).
 
-    States are windows of K consecutive channels (consecutive repeats merged),
-    plus (start), (conversion) and (null). The edge list has one row per
-    observed transition: from, to, count (journeys) and probability. GraphML
-    and GEXF files (by extension or --format) hold the same graph for Gephi,
-    yEd or networkx, with a `kind` on every node.
+    For markov, states are windows of K consecutive channels (consecutive
+    repeats merged), plus (start), (conversion) and (null). The edge list has
+    one row per observed transition: from, to, count (journeys) and
+    probability. GraphML and GEXF files (by extension or --format) hold the
+    same graph for Gephi, yEd or networkx, with a `kind` on every node
+    (start, state, conversion, null) when the model gives node kinds.
     """
-    from attribution.models.markov import transition_graph, transition_table
-
+    model = _with_transitions(spec, order)
     if fmt is None and output is not None:
         fmt = GRAPH_FORMATS.get(Path(output).suffix.lower())
         if fmt is None:  # fail on an unknown extension before reading a large input
@@ -85,18 +136,21 @@ def command(inputs, order, fmt, output) -> None:
                     f"{exc}; graphs go to {' or '.join(GRAPH_FORMATS)} files"
                 ) from None
     journeys = inputs.load()
+    with step("counting transitions"):
+        run_model(model, journeys)
+        if not isinstance(model, HasTransitions):  # checked above; narrows the type
+            raise _no_transitions(model.name)
+        table = check_edge_table(model.transition_table(), model.name)
     if fmt in ("graphml", "gexf"):
-        with step("counting transitions"):
-            graph = transition_graph(journeys, order)
-        _write_graph(graph, fmt, output, all_inputs())
+        _write_graph(transition_graph(table), fmt, output, all_inputs())
         return
     if fmt is None and output is None:
         fmt = "csv"
-    with step("counting transitions"):
-        table = transition_table(journeys, order)
+    # The contract's columns only, so the file has one layout whatever the model.
+    edges = table.select(EDGE_COLUMNS)
     emit(
-        table,
+        edges,
         fmt=fmt,
         output=output,
-        table=lambda: render_table(table, digits=4),
+        table=lambda: render_table(edges, digits=4),
     )

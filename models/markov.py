@@ -527,7 +527,14 @@ class Markov(Model):
         return credit_frame(journeys, conv, val)
 
     def transition_table(self) -> pl.DataFrame:
-        """The observed transitions as an edge list: ``from, to, count, probability``."""
+        """The observed transitions of the fitted chain as an edge list.
+
+        ``from, to, count, probability, from_kind, to_kind``: one row per
+        observed transition, by state index (start first); ``count`` is the
+        journeys that made it and ``probability`` its share of the journeys
+        leaving ``from``. The kinds are ``start``, ``state``, ``conversion`` and
+        ``null`` (the :class:`~attribution.capabilities.HasTransitions` contract).
+        """
         if not hasattr(self, "states_"):
             raise ModelError("markov: transition_table() needs a fitted model; call attribute()")
         return _edge_table(self.states_, self.transition_counts_)
@@ -556,12 +563,20 @@ def _edge_table(states: list[str], counts: sp.csr_matrix) -> pl.DataFrame:
     src, dst, cnt = coo.row[order], coo.col[order], coo.data[order]
     out = np.asarray(counts.sum(axis=1)).ravel()
     names = pl.Series(states, dtype=pl.String)
+    # Roles by index (start first, conversion and null last), never by name: a
+    # channel may well be called "(null)".
+    n_states = len(states) - 3
+    kinds = pl.Series(["start", *["state"] * n_states, "conversion", "null"], dtype=pl.String)
+    src_index = pl.Series(src, dtype=pl.Int64)
+    dst_index = pl.Series(dst, dtype=pl.Int64)
     return pl.DataFrame(
         {
-            "from": names.gather(pl.Series(src, dtype=pl.Int64)),
-            "to": names.gather(pl.Series(dst, dtype=pl.Int64)),
+            "from": names.gather(src_index),
+            "to": names.gather(dst_index),
             "count": cnt.astype(np.float64),
             "probability": cnt / out[src] if len(src) else np.zeros(0),
+            "from_kind": kinds.gather(src_index),
+            "to_kind": kinds.gather(dst_index),
         }
     )
 
@@ -569,8 +584,9 @@ def _edge_table(states: list[str], counts: sp.csr_matrix) -> pl.DataFrame:
 def transition_table(
     journeys: Journeys, order: int | Literal["auto"] = 1, **auto: int
 ) -> pl.DataFrame:
-    """The transitions of the order-``order`` chain of ``journeys``:
-    ``from, to, count, probability`` (``auto`` takes ``max_order``, ``folds``, ``seed``)."""
+    """The transitions of the order-``order`` chain of ``journeys``, as
+    :meth:`Markov.transition_table` gives them (``auto`` takes ``max_order``,
+    ``folds``, ``seed``), without solving the chain."""
     model = Markov(order=order, **auto)
     model.validate_params()
     k, _ = _choose_order(journeys, order, model.max_order, model.folds, model.seed)
@@ -584,16 +600,10 @@ def transition_graph(
     """The chain as a networkx DiGraph: nodes are states, edges carry ``count``
     and ``probability``; every node has a ``kind`` (start, state, conversion, null).
 
-    ``order`` as for :class:`Markov`; ``auto`` takes ``max_order``, ``folds``, ``seed``.
+    ``order`` as for :class:`Markov`; ``auto`` takes ``max_order``, ``folds``,
+    ``seed``. The graph is :func:`attribution.graph.transition_graph` of
+    :func:`transition_table`.
     """
-    import networkx as nx
+    from attribution.graph import transition_graph as graph_of
 
-    edges = transition_table(journeys, order, **auto)
-    graph = nx.DiGraph()
-    graph.add_node(START, kind="start")
-    for name in edges["from"].unique(maintain_order=True).to_list():
-        graph.add_node(name, kind="start" if name == START else "state")
-    graph.add_node(CONVERSION, kind="conversion")
-    graph.add_node(NULL, kind="null")
-    graph.add_edges_from((a, b, {"count": c, "probability": p}) for a, b, c, p in edges.iter_rows())
-    return graph
+    return graph_of(transition_table(journeys, order, **auto))

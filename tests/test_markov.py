@@ -105,12 +105,29 @@ def test_order_2_states_are_windows_and_short_paths_one_state():
     assert model.states_ == [
         "(start)", "a", "a > b", "b > b", "b > c", "c > d", "(conversion)", "(null)"
     ]  # fmt: skip
-    edges = {(a, b): c for a, b, c, _ in model.transition_table().iter_rows()}
+    table = model.transition_table().select("from", "to", "count")
+    edges = {(a, b): c for a, b, c in table.iter_rows()}
     assert edges == {
         ("(start)", "a > b"): 1, ("(start)", "a"): 1, ("(start)", "b > b"): 1,
         ("a > b", "b > c"): 1, ("b > c", "c > d"): 1, ("c > d", "(conversion)"): 1,
         ("a", "(null)"): 1, ("b > b", "(conversion)"): 1,
     }  # fmt: skip
+
+
+def test_transition_table_gives_node_roles_by_index_not_by_name():
+    # A channel called "(null)" is a state; the journey that does not convert ends in null.
+    model, _ = fitted(Journeys.from_paths([["(null)", "a"], ["a"]], [1, 0], None, [0, 1]))
+    table = model.transition_table()
+    roles = set(table.select("from", "from_kind").rows()) | set(
+        table.select("to", "to_kind").rows()
+    )
+    assert roles == {
+        ("(start)", "start"),
+        ("(null)", "state"),
+        ("a", "state"),
+        ("(conversion)", "conversion"),
+        ("(null)", "null"),
+    }
 
 
 def test_order_1_merges_repeats_a_a_b_moves_a_to_b():
