@@ -35,9 +35,14 @@ class HasTransitions(Protocol):
 
 @runtime_checkable
 class HasRemovalEffects(Protocol):
-    """A fitted model that measured each channel's removal effect (0 to 1)."""
+    """A fitted model that measured each channel's removal effect (0 to 1).
 
-    removal_effects_: Mapping[str, float]
+    Read-only in the protocol, so that a model keeping a ``dict`` (or any
+    mapping) satisfies it for a type checker too.
+    """
+
+    @property
+    def removal_effects_(self) -> Mapping[str, float]: ...
 
 
 @runtime_checkable
@@ -48,4 +53,5 @@ class HasPositionCredit(Protocol):
     ``position`` counted from 1 (the first touch).
     """
 
-    position_credit_: pl.DataFrame
+    @property
+    def position_credit_(self) -> pl.DataFrame: ...

@@ -11,9 +11,15 @@ entry-point group, not through this module.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from attribution.constraints import Integral, Interval, Options, Real, Satisfies
 from attribution.model import Model, Param, TouchWeightModel, credit_frame
 from attribution.models.heuristics import FirstTouch, LastTouch, Linear, PositionBased, TimeDecay
+
+if TYPE_CHECKING:  # type checkers see the lazy classes below as what they are
+    from attribution.models.markov import Markov
+    from attribution.models.shapley import OrderedShapley, Shapley
 
 __all__ = [
     "FirstTouch",

@@ -44,6 +44,7 @@ The rules, in the order they run (``CHECKS``):
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import re
@@ -164,11 +165,11 @@ def check_declares_contract(model: Model, journeys: Journeys) -> None:
         if not isinstance(getattr(cls, flag), bool):
             problems.append(f"`{flag}` must be True or False, got {getattr(cls, flag)!r}")
     if cls.__init__ is not object.__init__:
-        for p in list(inspect.signature(cls.__init__).parameters.values())[1:]:
-            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                problems.append(f"__init__ takes {p}; the CLI can only pass named parameters")
-            elif p.kind is not p.KEYWORD_ONLY:
-                problems.append(f"parameter '{p.name}' must be keyword-only (after `*`)")
+        for arg in list(inspect.signature(cls.__init__).parameters.values())[1:]:
+            if arg.kind in (arg.VAR_POSITIONAL, arg.VAR_KEYWORD):
+                problems.append(f"__init__ takes {arg}; the CLI can only pass named parameters")
+            elif arg.kind is not arg.KEYWORD_ONLY:
+                problems.append(f"parameter '{arg.name}' must be keyword-only (after `*`)")
     params = cls.params()
     for p in params:
         if p.default is inspect.Parameter.empty:
@@ -508,6 +509,10 @@ def _instance(item: Model | type[Model]) -> Model:
         return item
 
 
+def _from_registry(registry: Registry, name: str) -> Model:
+    return registry.get(name)()
+
+
 def _label(item: Model | type[Model] | str) -> str:
     if isinstance(item, str):
         return item
@@ -567,9 +572,9 @@ def parametrize_with_checks(
 
     for item in models:
         if isinstance(item, str):
-            add(item, lambda name=item: get_registry().get(name)())
+            add(item, functools.partial(_from_registry, get_registry(), item))
         else:
-            add(_label(item), lambda item=item: _instance(item))
+            add(_label(item), functools.partial(_instance, item))
     if package is not None:
         wanted = _normalise(package)
         registry = Registry(include=lambda dist: _normalise(dist) == wanted)
@@ -580,5 +585,5 @@ def parametrize_with_checks(
             )
             cases.append(pytest.param(None, Check(names[0], journeys, message), id=package))
         for name in registry.names():
-            add(name, lambda name=name: registry.get(name)())
+            add(name, functools.partial(_from_registry, registry, name))
     return pytest.mark.parametrize(("model", "check"), cases)
