@@ -7,7 +7,9 @@ class attribute that maps each parameter to what it allows::
         "order": (Interval(Integral, 1, None, closed="left"), Options("auto")),
         "half_life_days": Interval(Real, 0, None, closed="neither"),
         "label": (str, None),
-        ("first", "last"): Satisfies(lambda f, l: f + l <= 1, "shares adding up to at most 1"),
+        ("first", "last"): Satisfies(
+            lambda first, last: first + last <= 1, "shares adding up to at most 1"
+        ),
     }
 
 A value is allowed when it satisfies one of the listed alternatives. An

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from attribution.constraints import Integral, Interval, Options, Real, Satisfies
+from attribution.constraints import Constraints, Integral, Interval, Options, Real, Satisfies
 from attribution.model import Model, Param, TouchWeightModel, credit_frame
 from attribution.models.heuristics import FirstTouch, LastTouch, Linear, PositionBased, TimeDecay
 
@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # type checkers see the lazy classes below as what they are
     from attribution.models.shapley import OrderedShapley, Shapley
 
 __all__ = [
+    "Constraints",
     "FirstTouch",
     "Integral",
     "Interval",

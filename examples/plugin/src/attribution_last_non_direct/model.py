@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import numpy as np
-from attribution.errors import ModelError
 from attribution.journeys import Journeys
-from attribution.models import LastTouch
+from attribution.models import Constraints, LastTouch, Satisfies
 
 __all__ = ["LastNonDirect"]
 
@@ -33,13 +34,15 @@ class LastNonDirect(LastTouch):
 
     name = "last_non_direct"
     description = "All credit to the last touch that is not `direct`; all-direct journeys: last."
+    # Checked by the engine each time the model runs, not in __init__.
+    constraints: ClassVar[Constraints] = {
+        "direct": Satisfies(lambda d: isinstance(d, str) and d != "", "a channel name"),
+    }
 
     def __init__(self, *, direct: str = "direct") -> None:
         self.direct = direct
 
     def weights(self, journeys: Journeys) -> np.ndarray:
-        if not isinstance(self.direct, str) or not self.direct:
-            raise ModelError(f"last_non_direct: direct must be a channel name, got {self.direct!r}")
         last = super().weights(journeys)
         if self.direct not in journeys.channels:
             return last
