@@ -214,3 +214,26 @@ def test_spec_errors_show_types_as_written():
         "float | None",
     ]
     check_model(_Typed)  # and the conformance suite accepts every one of these types
+
+
+def test_core_and_cli_never_import_a_model_module():
+    """Models are found through the registry only: no core or CLI module imports
+    `attribution.models` (or anything under it), at the top or inside a function."""
+    import ast
+
+    from tests.conftest import ROOT
+
+    offenders = []
+    for folder in ("attribution", "cli"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                    names = [node.module or ""]
+                else:
+                    continue
+                for name in names:
+                    if name == "attribution.models" or name.startswith("attribution.models."):
+                        offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert not offenders, offenders
