@@ -22,6 +22,7 @@ from attribution.plot import (
     plot_credits,
     require_matplotlib,
     save_chart,
+    style,
 )
 
 
@@ -58,7 +59,8 @@ def command(inputs, models, costs, measure, output, fmt, title, width, height, d
     if costs is not None:
         credits, _ = costed_credits(result, costs, totals=False)
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
-    figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
-    ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
-    save_chart(ax, output, fmt, inputs=all_inputs())
+    with style():  # the report's palette and fonts; rcParams come back after the block
+        figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
+        ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
+        save_chart(ax, output, fmt, inputs=all_inputs())
     echo_err(f"wrote {output}")
