@@ -157,7 +157,7 @@ def test_report_has_every_section_and_chart(journeys, with_fake_markov):
     assert charts == ["models", "path-lengths", "markov"]
     # the model chart has one bar per channel and model (the markov graph run is extra)
     chart = text.split('data-chart="models"')[1].split("</svg>")[0]
-    assert chart.count("<rect") == 2 * journeys.n_channels
+    assert chart.count('class="bar"') == 2 * journeys.n_channels
 
 
 def test_markov_graph_draws_the_transitions(journeys, with_fake_markov):
