@@ -64,7 +64,7 @@ default run may have get ten colours; it cycles beyond."""
 NOT_CONVERTING = "#b8c2cc"
 """Colour of the journeys that did not convert (path lengths), and of the null state."""
 
-_INK, _MUTED, _GRID = "#1b1f24", "#5b6470", "#e6e9ed"
+_INK, _MUTED = "#1b1f24", "#5b6470"
 
 _STYLE: dict[str, Any] = {
     # text stays text in SVG: selectable, searchable, small, and in the page's own font
@@ -88,7 +88,6 @@ _STYLE: dict[str, Any] = {
     "ytick.color": _MUTED,
     "xtick.labelcolor": _INK,
     "ytick.labelcolor": _INK,
-    "grid.color": _GRID,
     "legend.frameon": False,
 }
 

@@ -39,7 +39,8 @@ def command(inputs, kinds, top, models, output, costs, title) -> None:
 
     The file is self-contained (styles and SVG charts inline, no network needed
     to open it), so it can be sent as it is. Takes the same input options as
-    `run`.
+    `run`. The charts need matplotlib (pip install 'attribution-engine[plot]');
+    without it the report has the tables and the transition graph, and says so.
     """
     for spec in models:  # fail on a bad spec before reading a large input
         make_model(spec)

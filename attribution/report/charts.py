@@ -83,6 +83,15 @@ def inline_svg(figure: Figure, name: str, caption: str, tips: Mapping[str, str])
     text = text[text.index("<svg") :]  # no XML declaration or DOCTYPE inside HTML
     # its one rule (round joins) is in report.css; a <style> here would apply page-wide
     text = re.sub(r'<style type="text/css">.*?</style>', "", text, count=1, flags=re.S)
+    # matplotlib writes one element a line, path data over several lines, an id on every
+    # group and a no-op rotation on every text; none of it shows, all of it weighs
+    text = re.sub(r">\s+<", "><", re.sub(r"\s*\n\s*", " ", text))
+    text = text.replace(" <defs></defs>", "").replace("<defs></defs>", "")
+    text = re.sub(r' transform="rotate\(-0 [^"]*\)"', "", text)
+    # coordinates to a hundredth of a point, inside tags only: the texts are data
+    text = re.sub(r"<[^>]+>", lambda m: re.sub(r"(\d\.\d\d)\d+", r"\1", m[0]), text)
+    wanted = set(re.findall(r'#([^")\s]+)', text)) | set(tips)
+    text = re.sub(r' id="([^"]+)"', lambda m: m[0] if m[1] in wanted else "", text)
     text = re.sub(r'\bid="', f'id="{name}-', text)
     text = re.sub(r"url\(#", f"url(#{name}-", text)
     text = re.sub(r'href="#', f'href="#{name}-', text)
