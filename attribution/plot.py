@@ -391,7 +391,7 @@ def _value_format(measure: str, values: np.ndarray) -> Any:
     return (lambda v: f"{v:,.0f}") if big else (lambda v: f"{v:,.2f}")
 
 
-def chart_format(output: str | os.PathLike, fmt: str | None = None) -> str:
+def chart_format(output: str | os.PathLike[str], fmt: str | None = None) -> str:
     """``fmt``, else the format named by the extension of ``output``: png, svg or pdf."""
     fmt = fmt or Path(output).suffix.lower().lstrip(".")
     if fmt not in CHART_FORMATS:
@@ -404,10 +404,10 @@ def chart_format(output: str | os.PathLike, fmt: str | None = None) -> str:
 
 def save_chart(
     ax: Axes,
-    output: str | os.PathLike,
+    output: str | os.PathLike[str],
     fmt: str | None = None,
     *,
-    inputs: tuple[str | os.PathLike, ...] = (),
+    inputs: tuple[str | os.PathLike[str], ...] = (),
 ) -> None:
     """Save the figure of ``ax`` as png, svg or pdf (``fmt``, else from the extension).
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from attribution.cli.options import (
@@ -25,6 +27,12 @@ from attribution.plot import (
     style,
 )
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from attribution.cli.options import InputOptions
+    from attribution.compare import Measure
+
 
 @click.command("plot")
 @input_options
@@ -43,7 +51,18 @@ from attribution.plot import (
 @click.option("--width", type=click.FloatRange(min=1), help="Inches; default 9.")
 @click.option("--height", type=click.FloatRange(min=1), help="Inches; default: fits the bars.")
 @click.option("--dpi", type=click.FloatRange(min=10), default=100, show_default=True)
-def command(inputs, models, costs, measure, output, fmt, title, width, height, dpi) -> None:
+def command(
+    inputs: InputOptions,
+    models: tuple[str, ...],
+    costs: pl.DataFrame | None,
+    measure: Measure,
+    output: str,
+    fmt: str | None,
+    title: str | None,
+    width: float | None,
+    height: float | None,
+    dpi: float,
+) -> None:
     """Draw credit by channel and model on INPUT as a grouped bar chart.
 
     Channels are sorted by their mean over the models, largest at the top.
