@@ -24,7 +24,7 @@ from attribution.registry import get_registry
 from attribution.report.document import render
 
 if TYPE_CHECKING:
-    from attribution.models.base import Model
+    from attribution.models import Model
 
 __all__ = ["graph_run", "render_report", "write_report"]
 
@@ -32,10 +32,10 @@ __all__ = ["graph_run", "render_report", "write_report"]
 def graph_run(journeys: Journeys) -> tuple[ModelRun | None, str | None]:
     """A registered model with a transition graph, run with its defaults on ``journeys``.
 
-    For a report whose chosen models have no graph. The first registered name
-    whose class has a transition graph
-    (:class:`~attribution.capabilities.HasTransitions`) is run; a plugin's
-    chain counts as much as the built-in Markov model.
+    For a report whose chosen models have no graph. Every registered model is
+    loaded to be asked, and the first name (in sorted order) whose class has a
+    transition graph (:class:`~attribution.capabilities.HasTransitions`) is
+    run; a plugin's chain counts as much as the built-in Markov model.
 
     Returns
     -------
