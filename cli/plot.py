@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from attribution.cli.options import (
@@ -22,7 +24,14 @@ from attribution.plot import (
     plot_credits,
     require_matplotlib,
     save_chart,
+    style,
 )
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from attribution.cli.options import InputOptions
+    from attribution.compare import Measure
 
 
 @click.command("plot")
@@ -42,7 +51,18 @@ from attribution.plot import (
 @click.option("--width", type=click.FloatRange(min=1), help="Inches; default 9.")
 @click.option("--height", type=click.FloatRange(min=1), help="Inches; default: fits the bars.")
 @click.option("--dpi", type=click.FloatRange(min=10), default=100, show_default=True)
-def command(inputs, models, costs, measure, output, fmt, title, width, height, dpi) -> None:
+def command(
+    inputs: InputOptions,
+    models: tuple[str, ...],
+    costs: pl.DataFrame | None,
+    measure: Measure,
+    output: str,
+    fmt: str | None,
+    title: str | None,
+    width: float | None,
+    height: float | None,
+    dpi: float,
+) -> None:
     """Draw credit by channel and model on INPUT as a grouped bar chart.
 
     Channels are sorted by their mean over the models, largest at the top.
@@ -58,7 +78,8 @@ def command(inputs, models, costs, measure, output, fmt, title, width, height, d
     if costs is not None:
         credits, _ = costed_credits(result, costs, totals=False)
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
-    figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
-    ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
-    save_chart(ax, output, fmt, inputs=all_inputs())
+    with style():  # the report's palette and fonts; rcParams come back after the block
+        figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
+        ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
+        save_chart(ax, output, fmt, inputs=all_inputs())
     echo_err(f"wrote {output}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 import click
 
@@ -18,6 +19,11 @@ from attribution.cli.options import (
 from attribution.report import write_report
 from attribution.spec import make_model
 
+if TYPE_CHECKING:
+    import polars as pl
+
+    from attribution.cli.options import InputOptions
+
 
 @click.command("report")
 @input_options
@@ -32,14 +38,23 @@ from attribution.spec import make_model
 @cost_options
 @kpi_options
 @click.option("--title", default="Attribution report", show_default=True)
-def command(inputs, kinds, top, models, output, costs, title) -> None:
+def command(
+    inputs: InputOptions,
+    kinds: dict[str, str] | None,
+    top: int,
+    models: tuple[str, ...],
+    output: str,
+    costs: pl.DataFrame | None,
+    title: str,
+) -> None:
     """Write an HTML report of INPUT to -o FILE: the KPIs, every model's credit
     side by side, a chart comparing the models per channel, the path length
     distribution, the top paths and the Markov transition graph.
 
     The file is self-contained (styles and SVG charts inline, no network needed
     to open it), so it can be sent as it is. Takes the same input options as
-    `run`.
+    `run`. The charts need matplotlib (pip install 'attribution-engine[plot]');
+    without it the report has the tables and the transition graph, and says so.
     """
     for spec in models:  # fail on a bad spec before reading a large input
         make_model(spec)

@@ -45,6 +45,9 @@ def test_wheel_contains_only_the_attribution_namespace(tmp_path):
         "attribution/cli/main.py",
         "attribution/py.typed",
         "attribution/testing/__init__.py",
+        "attribution/report/__init__.py",
+        "attribution/report/static/report.css",
+        "attribution/report/static/report.js",
     ):
         assert expected in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

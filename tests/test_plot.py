@@ -191,3 +191,41 @@ def test_plot_accepts_a_result_as_well_as_a_table(credits, ax):
     plot_credits(result, ax=ax)
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b"]
     assert isinstance(result.credits, pl.DataFrame)
+
+
+def test_style_is_a_context_that_gives_every_chart_the_palette(credits):
+    import matplotlib
+    from matplotlib.colors import to_hex
+
+    from attribution.plot import PALETTE, style
+
+    before = dict(matplotlib.rcParams)
+    with style():
+        assert matplotlib.rcParams["svg.fonttype"] == "none"
+        cycle = [to_hex(c["color"]) for c in matplotlib.rcParams["axes.prop_cycle"]]
+        assert cycle == [c.lower() for c in PALETTE]
+    assert dict(matplotlib.rcParams) == before  # restored: no global state left behind
+
+
+def test_cli_svg_keeps_text_as_text_in_the_model_colours(sample_events, tmp_path):
+    from attribution.plot import PALETTE
+
+    out = tmp_path / "chart.svg"
+    assert invoke("plot", sample_events, "-o", out, "-m", "linear", "-m", "markov").exit_code == 0
+    text = out.read_text()
+    assert "<text" in text and ">linear</text>" in text  # not glyph paths
+    assert f"fill: {PALETTE[0].lower()}" in text and f"fill: {PALETTE[1].lower()}" in text
+
+
+def test_path_lengths_stack_the_converting_journeys_first(ax):
+    from attribution.plot import plot_path_lengths
+
+    lengths = pl.DataFrame(
+        {"length": [1, 2, 3], "journeys": [10, 6, 2], "converting_journeys": [1, 3, 2]}
+    )
+    plot_path_lengths(lengths, ax=ax)
+    converting, others = ax.containers
+    assert [b.get_height() for b in converting] == [1, 3, 2]
+    assert [b.get_height() for b in others] == [9, 3, 0]
+    assert [b.get_y() for b in others] == [1, 3, 2]  # on top of the converting ones
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]

@@ -3,10 +3,12 @@ a real headless browser (Debian's chromium; skipped with the reason when it is m
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import ClassVar
@@ -16,13 +18,17 @@ import polars as pl
 import pytest
 from click.testing import CliRunner
 
+from attribution.api import attribute
 from attribution.builder import load_journeys
 from attribution.cli.main import cli
+from attribution.costs import UncostedChannelsWarning, join_costs
 from attribution.journeys import Journeys
-from attribution.models.base import Model, credit_frame
+from attribution.kpis import compute_kpis
+from attribution.model import Model, credit_frame
 from attribution.models.heuristics import Linear
+from attribution.plot import PALETTE
 from attribution.registry import Registry, use_registry
-from attribution.report import SECTIONS, render_report, write_report
+from attribution.report import SECTIONS, render, render_report, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 needs_chromium = pytest.mark.skipif(
@@ -73,6 +79,35 @@ class FakeMarkov(Model):
 
     def transition_table(self) -> pl.DataFrame:
         return self.transitions_
+
+
+class Chain(Model):
+    """A plugin's chain under another name, whose table states each node's role and label.
+
+    The names say nothing about the roles ("WON" is the conversion), so a
+    renderer that guessed roles from names would draw WON as a channel.
+    """
+
+    name = "chain"
+    description = "a plugin with a transition graph and no removal effects"
+
+    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        n = journeys.n_channels
+        return credit_frame(journeys, np.full(n, journeys.total_conversions / n), np.zeros(n))
+
+    def transition_table(self) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "from": ["BEGIN", "BEGIN", "s1", "s1", "s2"],
+                "to": ["s1", "s2", "WON", "LOST", "LOST"],
+                "count": [3.0, 1.0, 1.0, 2.0, 1.0],
+                "probability": [0.75, 0.25, 1 / 3, 2 / 3, 1.0],
+                "from_kind": ["start", "start", "state", "state", "state"],
+                "to_kind": ["state", "state", "conversion", "null", "null"],
+                "from_label": ["entry", "entry", "email", "email", "display"],
+                "to_label": ["email", "display", "bought", "left", "left"],
+            }
+        )
 
 
 class BrokenMarkov(Model):
@@ -157,7 +192,7 @@ def test_report_has_every_section_and_chart(journeys, with_fake_markov):
     assert charts == ["models", "path-lengths", "markov"]
     # the model chart has one bar per channel and model (the markov graph run is extra)
     chart = text.split('data-chart="models"')[1].split("</svg>")[0]
-    assert chart.count("<rect") == 2 * journeys.n_channels
+    assert chart.count('class="bar"') == 2 * journeys.n_channels
 
 
 def test_markov_graph_draws_the_transitions(journeys, with_fake_markov):
@@ -236,6 +271,114 @@ def test_report_command_writes_one_file(sample_events, tmp_path, with_fake_marko
 def test_report_command_needs_an_output(sample_events):
     result = CliRunner().invoke(cli, ["report", str(sample_events)])
     assert result.exit_code == 2 and "--output" in result.output
+
+
+# -- a renderer of a finished run ------------------------------------------------------
+@pytest.fixture
+def finished(journeys, with_fake_markov):
+    """A run, its KPIs and its costed table, made before anything is rendered."""
+    result = attribute(journeys, ["linear", "markov"])
+    with pytest.warns(UncostedChannelsWarning):
+        costed = join_costs(result.credits, {"display": 100.0})
+    return result, compute_kpis(journeys), costed
+
+
+def test_render_runs_no_model_kpi_or_cost_join(finished, monkeypatch):
+    result, kpis, costed = finished
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the renderer ran something")
+
+    for run in result.runs:
+        monkeypatch.setattr(type(run.model), "attribute", forbidden)
+    monkeypatch.setattr(Registry, "get", forbidden)
+    monkeypatch.setattr(Registry, "load_all", forbidden)
+    for module, name in [
+        ("attribution.api", "attribute"),
+        ("attribution.api", "run_model"),
+        ("attribution.kpis", "compute_kpis"),
+        ("attribution.costs", "join_costs"),
+    ]:
+        monkeypatch.setattr(sys.modules[module], name, forbidden)
+    text = render(result, kpis, costed, title="finished", source="events.csv")
+    doc = scan(text)
+    assert [i for i in doc.ids if i in SECTIONS] == list(SECTIONS)
+    assert [a["data-chart"] for t, a in doc.tags if t == "svg"] == [
+        "models",
+        "path-lengths",
+        "markov",
+    ]
+    # the uncosted channels are named from the costed table itself
+    assert "no cost for channel(s)" in text.split('id="costs"')[1].split("</section>")[0]
+
+
+def test_render_is_deterministic_and_its_ids_unique(finished):
+    text = render(*finished)
+    assert render(*finished) == text  # no dates, no random SVG ids
+    counts = collections.Counter(scan(text).ids)
+    assert [i for i, n in counts.items() if n > 1] == []
+    assert "<?xml" not in text and "<!DOCTYPE svg" not in text
+
+
+def test_graph_is_found_by_capability_and_roles_come_from_the_table(journeys):
+    result = attribute(journeys, [Linear(), Chain()])
+    text = render(result, compute_kpis(journeys))
+    graph = text.split('data-chart="markov"')[1].split("</svg>")[0]
+    kinds = dict(re.findall(r'data-state="([^"]+)" data-kind="([^"]+)"', graph))
+    assert kinds == {
+        "BEGIN": "start",
+        "s1": "state",
+        "s2": "state",
+        "WON": "conversion",
+        "LOST": "null",
+    }
+    # the conversion sits at the right edge, where a channel (on the circle) never is
+    won = re.search(r'data-state="WON".*?<circle cx="([\d.]+)"', graph)
+    assert won and float(won.group(1)) == 810.0
+    labels = re.findall(r"<text [^>]*>([^<]+)</text></g>", graph)
+    assert sorted(labels) == ["bought", "display", "email", "entry", "left"]
+    assert "Transition probabilities of chain" in text
+    assert "Removal effects" not in text  # the chain has none (HasRemovalEffects)
+
+
+def test_report_runs_a_registered_chain_for_the_graph_when_none_was_asked(journeys):
+    with use_registry(Registry(include=lambda dist: False)) as registry:
+        registry.register(Linear)
+        registry.register(Chain)
+        text = render_report(journeys, ["linear"])
+    section = text.split('id="markov"')[1].split("</section>")[0]
+    assert "chain (default parameters, for this graph)" in section
+    assert 'data-chart="markov"' in section
+    # the graph's run is not one of the models compared
+    assert "chain" not in text.split('id="credits"')[1].split("</section>")[0]
+
+
+def test_without_matplotlib_the_report_has_tables_graph_and_one_note(
+    journeys, with_fake_markov, monkeypatch
+):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` now fails
+    text = render_report(journeys, ["linear", "markov"])
+    doc = scan(text)
+    assert [i for i in doc.ids if i in SECTIONS] == [i for i in SECTIONS if i != "costs"]
+    assert [a["data-chart"] for t, a in doc.tags if t == "svg"] == ["markov"]
+    assert text.count("attribution-engine[plot]") == 1
+    lengths = text.split('id="path-lengths"')[1].split("</section>")[0]
+    assert "<table" in lengths and "converting_journeys" in lengths
+
+
+def test_report_and_plot_give_a_model_one_colour(finished):
+    from matplotlib.colors import to_hex
+
+    from attribution.plot import new_figure, plot_credits
+
+    result, kpis, _ = finished
+    chart = render(result, kpis).split('data-chart="models"')[1].split("</svg>")[0]
+    fills = re.findall(
+        r'<g id="models-bar-(\d+)-0" class="bar">.*?fill: (#[0-9a-f]{6})', chart, re.S
+    )
+    ax = plot_credits(result.credits, ax=new_figure(8, 2).add_subplot())
+    plotted = [to_hex(container.patches[0].get_facecolor()) for container in ax.containers]
+    assert [c for _, c in fills] == plotted == [c.lower() for c in PALETTE[:2]]
 
 
 # -- in a real browser ---------------------------------------------------------------------

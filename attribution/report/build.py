@@ -1,0 +1,132 @@
+"""Running what a report shows, then rendering it: the library call behind `attribution report`.
+
+Everything that runs lives here (the models, the KPIs, the cost join, and
+a default run of a model with a transition graph when the models asked for
+have none); :func:`attribution.report.render` then only renders.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from attribution.api import ModelRun, attribute, run_model
+from attribution.capabilities import HasTransitions
+from attribution.costs import UncostedChannelsWarning, join_costs
+from attribution.errors import AttributionError
+from attribution.io import Source, _atomic_write
+from attribution.journeys import Journeys
+from attribution.kpis import compute_kpis
+from attribution.registry import get_registry
+from attribution.report.document import render
+
+if TYPE_CHECKING:
+    from attribution.models import Model
+
+__all__ = ["graph_run", "render_report", "write_report"]
+
+
+def graph_run(journeys: Journeys) -> tuple[ModelRun | None, str | None]:
+    """A registered model with a transition graph, run with its defaults on ``journeys``.
+
+    For a report whose chosen models have no graph. Every registered model is
+    loaded to be asked, and the first name (in sorted order) whose class has a
+    transition graph (:class:`~attribution.capabilities.HasTransitions`) is
+    run; a plugin's chain counts as much as the built-in Markov model.
+
+    Returns
+    -------
+    (ModelRun or None, str or None)
+        The run, or None and the reason there is none.
+    """
+    loaded, errors = get_registry().load_all()
+    name = next((n for n, cls in loaded.items() if issubclass(cls, HasTransitions)), None)
+    if name is None:
+        reason = "no registered model has a transition graph"
+        if errors:
+            reason += "; not loaded: " + "; ".join(errors.values())
+        return None, reason
+    model = loaded[name]()
+    try:
+        credits = run_model(model, journeys)
+    except AttributionError as exc:
+        return None, str(exc)
+    except Exception as exc:  # a plugin's own bug must not sink the whole report
+        return None, f"the {name} model failed: {type(exc).__name__}: {exc}"
+    return ModelRun(f"{name} (default parameters, for this graph)", model, credits), None
+
+
+def render_report(
+    journeys: Journeys,
+    models: Sequence[str | Model] | None = None,
+    *,
+    costs: Source | Mapping[str, float] | None = None,
+    channel_kinds: Mapping[str, str] | None = None,
+    top: int = 10,
+    title: str = "Attribution report",
+    source: str | None = None,
+) -> str:
+    """Run ``models`` and the KPIs on ``journeys`` and render the report (one HTML page).
+
+    What the page holds is described at :func:`attribution.report.render`.
+    When ``models`` are given and none of them has a transition graph, a
+    registered model that has one (Markov) runs with its defaults for the
+    graph alone (see :func:`graph_run`).
+
+    Parameters
+    ----------
+    journeys : Journeys
+        The input, from events or a paths table.
+    models : sequence of spec or Model, optional
+        As for :func:`attribution.attribute`; ``None`` runs every registered model.
+    costs : path, DataFrame or mapping, optional
+        Spend per channel (see :func:`attribution.costs.read_costs`).
+    channel_kinds : mapping, optional
+        ``{channel: 'online'|'offline'}`` for the ROPO KPIs.
+    top : int
+        How many of the most frequent paths to list.
+    title, source : str
+        Heading of the report, and the input's name shown under it.
+    """
+    result = attribute(journeys, list(models) if models is not None else None)
+    kpis = compute_kpis(journeys, channel_kinds=channel_kinds, top=top)
+    notes: dict[str, list[str]] = {}
+    costed = None
+    if costs is not None:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            costed = join_costs(result.credits, costs)
+        # the page names the uncosted channels from the table itself; other warnings are notes
+        notes["costs"] = [
+            str(w.message) for w in caught if not isinstance(w.message, UncostedChannelsWarning)
+        ]
+    graph = None
+    if models is not None and not any(isinstance(r.model, HasTransitions) for r in result.runs):
+        graph, reason = graph_run(journeys)
+        if reason is not None:
+            notes["markov"] = [f"Markov transition graph omitted: {reason}"]
+    return render(result, kpis, costed, graph=graph, notes=notes, title=title, source=source)
+
+
+def write_report(
+    output: str | os.PathLike[str],
+    journeys: Journeys,
+    models: Sequence[str | Model] | None = None,
+    *,
+    inputs: tuple[str | os.PathLike[str], ...] = (),
+    **options: Any,
+) -> None:
+    """Write :func:`render_report` to ``output``, whole or not at all.
+
+    ``inputs`` are files the report must never overwrite; ``options`` go to
+    :func:`render_report`.
+    """
+    text = render_report(journeys, models, **options)
+
+    def write(path: Path) -> None:
+        path.write_text(text, encoding="utf-8")
+
+    _atomic_write(Path(output), write, tuple(Path(i) for i in inputs))
