@@ -24,7 +24,7 @@ from attribution.registry import get_registry
 from attribution.report.document import render
 
 if TYPE_CHECKING:
-    from attribution.models import Model
+    from attribution.model import Model
 
 __all__ = ["graph_run", "render_report", "write_report"]
 
