@@ -10,7 +10,7 @@ from pathlib import Path
 import polars as pl
 
 from attribution.errors import InputError
-from attribution.io import Source, _describe, _first_row, _require, read_frame
+from attribution.sources import Source, _describe, _first_row, _require, read_frame
 
 __all__ = [
     "COST_COLUMNS",

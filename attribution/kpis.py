@@ -12,8 +12,8 @@ import polars as pl
 
 from attribution.arrays import distinct_pairs
 from attribution.errors import InputError
-from attribution.io import Source, read_frame
 from attribution.journeys import Journeys
+from attribution.sources import Source, read_frame
 
 __all__ = [
     "KINDS",

@@ -14,7 +14,7 @@ import polars as pl
 from attribution.compare import Measure, compare
 from attribution.costs import TOTAL
 from attribution.errors import OutputError
-from attribution.io import _atomic_write
+from attribution.sources import _atomic_write
 
 if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is drawn
     from matplotlib.axes import Axes

@@ -15,10 +15,10 @@ import polars as pl
 
 from attribution.api import AttributionResult, attribute, run_model, wide_credits
 from attribution.errors import AttributionError
-from attribution.io import Source, _atomic_write
 from attribution.journeys import Journeys
 from attribution.kpis import KPIs, compute_kpis, format_kpi
 from attribution.models.base import Model
+from attribution.sources import Source, _atomic_write
 
 __all__ = ["SECTIONS", "render_report", "write_report"]
 

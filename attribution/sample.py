@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from attribution.io import _atomic_write
 from attribution.simulate import DEFAULT_CHANNELS, simulate_events
+from attribution.sources import _atomic_write
 
 __all__ = ["SAMPLE_SPEND", "channel_effects", "sample_costs", "write_sample_data"]
 

@@ -21,8 +21,8 @@ from attribution.api import AttributionResult, attribute
 from attribution.builder import load_journeys
 from attribution.costs import UncostedChannelsWarning, join_costs, read_costs
 from attribution.errors import AttributionError, InputError
-from attribution.io import FORMATS, TIME_UNITS, EventColumns, dumps, format_for, write_table
 from attribution.journeys import Journeys
+from attribution.sources import FORMATS, TIME_UNITS, EventColumns, dumps, format_for, write_table
 from attribution.spec import make_model
 
 
@@ -284,7 +284,7 @@ def emit(
             raise InputError(f"{fmt} output needs a file: add -o FILE.{fmt}")
         return
     if fmt == "table":
-        from attribution.io import _atomic_write
+        from attribution.sources import _atomic_write
 
         text = table() + "\n"
         _atomic_write(Path(output), lambda p: p.write_text(text), tuple(Path(i) for i in inputs))

@@ -14,7 +14,7 @@ from attribution.cli.options import (
     render_table,
     run_models,
 )
-from attribution.io import format_for
+from attribution.sources import format_for
 
 
 @click.command("run")

@@ -8,7 +8,7 @@ import click
 
 from attribution.cli.options import all_inputs, echo_err, emit, input_options, render_table, step
 from attribution.errors import OutputError
-from attribution.io import format_for
+from attribution.sources import format_for
 
 GRAPH_FORMATS = {".graphml": "graphml", ".gexf": "gexf"}
 FORMATS = ("csv", "json", "parquet", "table", "graphml", "gexf")
@@ -34,7 +34,7 @@ def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -
         for line in lines:
             click.echo(line)
         return
-    from attribution.io import _atomic_write
+    from attribution.sources import _atomic_write
 
     writer = nx.write_graphml if fmt == "graphml" else nx.write_gexf
     _atomic_write(Path(output), lambda p: writer(graph, p), tuple(Path(i) for i in inputs))

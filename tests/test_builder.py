@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import attribution as at
-from attribution.io import EventColumns
+from attribution.sources import EventColumns
 from tests.conftest import write_csv
 
 

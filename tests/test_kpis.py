@@ -18,9 +18,9 @@ from polars.testing import assert_frame_equal
 from attribution.builder import load_journeys
 from attribution.cli.main import cli
 from attribution.errors import InputError
-from attribution.io import EventColumns
 from attribution.journeys import Journeys, Unattributed
 from attribution.kpis import compute_kpis, read_channel_kinds, weighted_quantile
+from attribution.sources import EventColumns
 from attribution.testing import strategies
 from tests.conftest import write_csv
 

@@ -57,10 +57,10 @@ import polars as pl
 from attribution.api import run_model
 from attribution.arrays import csr_offsets
 from attribution.errors import ModelError, NeedsTimesError
-from attribution.io import dumps
 from attribution.journeys import Journeys
 from attribution.models.base import Model
 from attribution.registry import Registry, get_registry
+from attribution.sources import dumps
 from attribution.spec import _convert, make_model, parse_spec
 
 __all__ = [
