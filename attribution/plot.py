@@ -14,7 +14,7 @@ import polars as pl
 from attribution.compare import Measure, compare
 from attribution.costs import TOTAL
 from attribution.errors import OutputError
-from attribution.sources import _atomic_write
+from attribution.sinks import CHART_OUTPUTS, write_output
 
 if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is drawn
     from matplotlib.axes import Axes
@@ -31,7 +31,7 @@ __all__ = [
     "save_chart",
 ]
 
-CHART_FORMATS = ("png", "svg", "pdf")
+CHART_FORMATS = CHART_OUTPUTS  # png, svg, pdf: the chart rows of sinks.OUTPUT_FORMATS
 
 LABELS = {
     "share": "Share of credited conversions",
@@ -246,8 +246,4 @@ def save_chart(
     Written whole or not at all; refuses to overwrite any of ``inputs``.
     """
     fmt = chart_format(output, fmt)
-    figure = ax.figure
-    # the temporary file has no telling extension, so the format is given explicitly
-    _atomic_write(
-        Path(output), lambda p: figure.savefig(p, format=fmt), tuple(Path(i) for i in inputs)
-    )
+    write_output(ax.figure, output, fmt, inputs=inputs)

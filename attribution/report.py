@@ -5,20 +5,19 @@ from __future__ import annotations
 import html
 import math
 import os
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from attribution.api import AttributionResult, attribute, run_model, wide_credits
+from attribution.api import AttributionResult, ModelSpec, attribute, run_model, wide_credits
 from attribution.errors import AttributionError
 from attribution.journeys import Journeys
 from attribution.kpis import KPIs, compute_kpis, format_kpi
 from attribution.models.base import Model
-from attribution.sources import Source, _atomic_write
+from attribution.sinks import write_output
+from attribution.sources import Source
 
 __all__ = ["SECTIONS", "render_report", "write_report"]
 
@@ -123,7 +122,7 @@ class _Parts:
 # -- public API -------------------------------------------------------------------
 def render_report(
     journeys: Journeys,
-    models: Sequence[str | Model] | None = None,
+    models: Sequence[ModelSpec] | None = None,
     *,
     costs: Source | Mapping[str, float] | None = None,
     channel_kinds: Mapping[str, str] | None = None,
@@ -173,7 +172,7 @@ def render_report(
 def write_report(
     output: str | os.PathLike,
     journeys: Journeys,
-    models: Sequence[str | Model] | None = None,
+    models: Sequence[ModelSpec] | None = None,
     *,
     inputs: tuple[str | os.PathLike, ...] = (),
     **options: Any,
@@ -183,23 +182,18 @@ def write_report(
     ``inputs`` are files the report must never overwrite; ``options`` go to
     :func:`render_report`.
     """
-    text = render_report(journeys, models, **options)
-    _atomic_write(
-        Path(output),
-        lambda p: p.write_text(text, encoding="utf-8"),
-        tuple(Path(i) for i in inputs),
-    )
+    write_output(render_report(journeys, models, **options), output, "html", inputs=inputs)
 
 
 # -- gathering --------------------------------------------------------------------
 def _add_costs(parts: _Parts, costs: Source | Mapping[str, float]) -> None:
     from attribution.costs import join_costs
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        parts.costs = join_costs(parts.result.credits, costs)
-    for w in caught:
-        parts.note("costs", str(w.message))
+    costed = join_costs(parts.result.credits, costs)
+    parts.costs = costed.table
+    warning = costed.warning()
+    if warning is not None:
+        parts.note("costs", warning)
 
 
 def _add_markov(parts: _Parts, journeys: Journeys, *, explicit: bool) -> None:

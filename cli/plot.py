@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import click
+import polars as pl
 
+from attribution.api import LabelledModel
 from attribution.cli.options import (
+    InputOptions,
     all_inputs,
     cost_options,
-    costed_credits,
+    echo_all,
     echo_err,
     input_options,
     measure_option,
     model_option,
-    run_models,
+    step,
 )
+from attribution.compare import Measure
 from attribution.costs import COST_COLUMNS, TOTAL
 from attribution.plot import (
     CHART_FORMATS,
@@ -23,6 +27,7 @@ from attribution.plot import (
     require_matplotlib,
     save_chart,
 )
+from attribution.run import run
 
 
 @click.command("plot")
@@ -42,7 +47,18 @@ from attribution.plot import (
 @click.option("--width", type=click.FloatRange(min=1), help="Inches; default 9.")
 @click.option("--height", type=click.FloatRange(min=1), help="Inches; default: fits the bars.")
 @click.option("--dpi", type=click.FloatRange(min=10), default=100, show_default=True)
-def command(inputs, models, costs, measure, output, fmt, title, width, height, dpi) -> None:
+def command(
+    inputs: InputOptions,
+    models: list[LabelledModel] | None,
+    costs: pl.DataFrame | None,
+    measure: Measure,
+    output: str,
+    fmt: str | None,
+    title: str | None,
+    width: float | None,
+    height: float | None,
+    dpi: float,
+) -> None:
     """Draw credit by channel and model on INPUT as a grouped bar chart.
 
     Channels are sorted by their mean over the models, largest at the top.
@@ -53,12 +69,13 @@ def command(inputs, models, costs, measure, output, fmt, title, width, height, d
     # fail on a missing extra or a bad file name before reading a large input
     require_matplotlib()
     fmt = chart_format(output, fmt)
-    result = run_models(inputs, models)
-    credits = result.credits
-    if costs is not None:
-        credits, _ = costed_credits(result, costs, totals=False)
+    journeys = inputs.load()
+    with step("attributing"):
+        outcome = run(journeys, models, costs=costs, totals=False)
+    echo_all(outcome.messages())
+    credits = outcome.credits
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
-    figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
+    figure = new_figure(n_channels, len(outcome.result.runs), width=width, height=height, dpi=dpi)
     ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
     save_chart(ax, output, fmt, inputs=all_inputs())
     echo_err(f"wrote {output}")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 
 import click
+import polars as pl
 
+from attribution.api import LabelledModel
 from attribution.cli.options import (
+    InputOptions,
     all_inputs,
     cost_options,
     echo_err,
@@ -16,7 +20,6 @@ from attribution.cli.options import (
     step,
 )
 from attribution.report import write_report
-from attribution.spec import make_model
 
 
 @click.command("report")
@@ -32,7 +35,15 @@ from attribution.spec import make_model
 @cost_options
 @kpi_options
 @click.option("--title", default="Attribution report", show_default=True)
-def command(inputs, kinds, top, models, output, costs, title) -> None:
+def command(
+    inputs: InputOptions,
+    kinds: Mapping[str, str] | None,
+    top: int,
+    models: list[LabelledModel] | None,
+    output: str,
+    costs: pl.DataFrame | None,
+    title: str,
+) -> None:
     """Write an HTML report of INPUT to -o FILE: the KPIs, every model's credit
     side by side, a chart comparing the models per channel, the path length
     distribution, the top paths and the Markov transition graph.
@@ -41,14 +52,12 @@ def command(inputs, kinds, top, models, output, costs, title) -> None:
     to open it), so it can be sent as it is. Takes the same input options as
     `run`.
     """
-    for spec in models:  # fail on a bad spec before reading a large input
-        make_model(spec)
-    journeys = inputs.load()
+    journeys = inputs.load()  # the -m specs were parsed and checked before this
     with step("writing the report"):
         write_report(
             output,
             journeys,
-            list(models) if models else None,
+            models,
             inputs=all_inputs(),
             costs=costs,
             channel_kinds=kinds,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import click
 
-from attribution.cli.options import all_inputs, echo_err, emit, input_options, render_table, step
+from attribution.cli.options import (
+    InputOptions,
+    emit,
+    input_options,
+    output_format,
+    step,
+    write_result,
+)
 from attribution.errors import OutputError
-from attribution.sources import format_for
-
-GRAPH_FORMATS = {".graphml": "graphml", ".gexf": "gexf"}
-FORMATS = ("csv", "json", "parquet", "table", "graphml", "gexf")
+from attribution.sinks import GRAPH_OUTPUTS, OUTPUT_FORMATS
+from attribution.text import render_table
 
 
 def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
@@ -24,21 +27,6 @@ def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
     if order < 1:
         raise click.BadParameter(f"expected an integer >= 1 or 'auto', got {order}")
     return order
-
-
-def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -> None:
-    import networkx as nx
-
-    if output is None:
-        lines = nx.generate_graphml(graph) if fmt == "graphml" else nx.generate_gexf(graph)
-        for line in lines:
-            click.echo(line)
-        return
-    from attribution.sources import _atomic_write
-
-    writer = nx.write_graphml if fmt == "graphml" else nx.write_gexf
-    _atomic_write(Path(output), lambda p: writer(graph, p), tuple(Path(i) for i in inputs))
-    echo_err(f"wrote {output}")
 
 
 @click.command("transitions")
@@ -54,7 +42,7 @@ def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(GRAPH_OUTPUTS),
     help="Output format; default: from the -o extension (.csv .json .parquet .graphml "
     ".gexf), else csv.",
 )
@@ -64,7 +52,7 @@ def _write_graph(graph, fmt: str, output: str | None, inputs: tuple[str, ...]) -
     type=click.Path(dir_okay=False),
     help="Write to this file instead of stdout (written whole or not at all).",
 )
-def command(inputs, order, fmt, output) -> None:
+def command(inputs: InputOptions, order: int | str, fmt: str | None, output: str | None) -> None:
     """Export the transition graph of the Markov chain of INPUT.
 
     States are windows of K consecutive channels (consecutive repeats merged),
@@ -75,23 +63,19 @@ def command(inputs, order, fmt, output) -> None:
     """
     from attribution.models.markov import transition_graph, transition_table
 
-    if fmt is None and output is not None:
-        fmt = GRAPH_FORMATS.get(Path(output).suffix.lower())
-        if fmt is None:  # fail on an unknown extension before reading a large input
-            try:
-                format_for(output, None)
-            except OutputError as exc:
-                raise OutputError(
-                    f"{exc}; graphs go to {' or '.join(GRAPH_FORMATS)} files"
-                ) from None
+    try:  # fail on an unknown extension before reading a large input
+        fmt = output_format(output, fmt, allowed=GRAPH_OUTPUTS, default="csv")
+    except OutputError as exc:
+        graphs = [e for f in OUTPUT_FORMATS.values() if f.takes == "graph" for e in f.extensions]
+        raise OutputError(
+            f"{exc}; graphs go to {' or '.join(graphs)} files", setting=exc.setting
+        ) from None
     journeys = inputs.load()
-    if fmt in ("graphml", "gexf"):
+    if OUTPUT_FORMATS[fmt].takes == "graph":
         with step("counting transitions"):
             graph = transition_graph(journeys, order)
-        _write_graph(graph, fmt, output, all_inputs())
+        write_result(graph, fmt, output)
         return
-    if fmt is None and output is None:
-        fmt = "csv"
     with step("counting transitions"):
         table = transition_table(journeys, order)
     emit(

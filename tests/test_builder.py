@@ -160,8 +160,9 @@ def test_epoch_numbers_with_a_unit():
     )
     j = at.load_journeys(frame, time_unit="ms")
     assert j.days_before.tolist() == [1.0]
-    with pytest.raises(at.InputError, match="--time-unit"):
+    with pytest.raises(at.InputError, match="state their epoch unit with time_unit") as err:
         at.load_journeys(frame)
+    assert err.value.setting == "time_unit"
 
 
 def test_datetime_columns_and_renamed_columns():

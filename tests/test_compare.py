@@ -60,7 +60,7 @@ def test_share_is_the_default_and_models_can_be_chosen_in_order(credits):
 
 
 def test_sort_by_spread_puts_disagreement_first_and_total_last(credits):
-    costed = join_costs(credits, {"a": 5, "b": 10, "c": 1})
+    costed = join_costs(credits, {"a": 5, "b": 10, "c": 1}).table
     wide = compare(costed, "conversions", models=["first_touch", "last_touch"], sort="spread")
     # a: 1 vs 0 (spread 1), b: 1 vs 2 (spread 1), c: 0 vs 0
     assert wide["channel"].to_list() == ["a", "b", "c", TOTAL]
@@ -72,7 +72,7 @@ def test_sort_by_spread_puts_disagreement_first_and_total_last(credits):
 
 
 def test_null_values_are_ignored_by_min_and_max(credits):
-    costed = join_costs(credits, {"a": 0, "b": 10, "c": 1})
+    costed = join_costs(credits, {"a": 0, "b": 10, "c": 1}).table
     wide = compare(costed, "roas")
     a = wide.filter(pl.col("channel") == "a").row(0, named=True)
     assert (a["first_touch"], a["min"], a["max"], a["spread"]) == (None, None, None, None)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import warnings
 
 import polars as pl
 import pytest
@@ -17,7 +16,6 @@ from attribution.cli.main import cli
 from attribution.costs import (
     COST_COLUMNS,
     TOTAL,
-    UncostedChannelsWarning,
     join_costs,
     read_costs,
     uncosted_channels,
@@ -29,12 +27,6 @@ from tests.conftest import write_csv
 
 def invoke(*args):
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def quiet_join(credits, costs, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UncostedChannelsWarning)
-        return join_costs(credits, costs, **kwargs)
 
 
 def row(table: pl.DataFrame, model: str, channel: str) -> dict:
@@ -58,7 +50,7 @@ def worked():
         [["search"], ["social", "search"]], conversions=[2, 1], value=[100, 60]
     )
     result = attribute(journeys, ["last_touch", "linear"])
-    return join_costs(result.credits, {"search": 80, "social": 60})
+    return join_costs(result.credits, {"search": 80, "social": 60}).table
 
 
 def test_worked_example_cpa_roas_roi_exact(worked):
@@ -100,27 +92,28 @@ def test_totals_row_per_model_is_last_and_blended(worked):
 
 def test_no_totals_leaves_channels_only(worked):
     credits = worked.filter(pl.col("channel") != TOTAL).drop(COST_COLUMNS)
-    plain = join_costs(credits, {"search": 80, "social": 60}, totals=False)
+    plain = join_costs(credits, {"search": 80, "social": 60}, totals=False).table
     assert TOTAL not in plain["channel"].to_list()
     assert plain.height == 4
 
 
 def test_channel_with_cost_but_no_credit_gets_zero_credit():
     credits = attribute(Journeys.from_paths([["a"]], conversions=[2]), ["linear"]).credits
-    table = join_costs(credits, {"a": 10, "tv": 500})
+    table = join_costs(credits, {"a": 10, "tv": 500}).table
     tv = row(table, "linear", "tv")
     assert (tv["conversions"], tv["value"], tv["share"], tv["cost"]) == (0.0, 0.0, 0.0, 500.0)
     assert (tv["cpa"], tv["roas"], tv["roi"]) == (None, 0.0, -1.0)
     assert row(table, "linear", TOTAL)["cost"] == 510.0
 
 
-def test_channel_with_credit_but_no_cost_is_empty_and_warned():
+def test_channel_with_credit_but_no_cost_is_empty_and_named():
     credits = attribute(
         Journeys.from_paths([["a", "b"], ["c"]], conversions=[1, 1], value=[10, 30]), ["linear"]
     ).credits
-    with pytest.warns(UncostedChannelsWarning, match=r"\['b', 'c'\]") as caught:
-        table = join_costs(credits, {"a": 5})
-    assert caught[0].message.channels == ["b", "c"]
+    costed = join_costs(credits, {"a": 5})
+    assert costed.uncosted == ["b", "c"]
+    assert "no cost for channel(s) ['b', 'c']" in costed.warning()
+    table = costed.table
     for channel in ("b", "c"):
         metrics = row(table, "linear", channel)
         assert [metrics[c] for c in COST_COLUMNS] == [None] * 4
@@ -140,7 +133,7 @@ def test_zero_cost_and_zero_conversions_give_null_never_inf():
             "share": [1.0, 0.0, 0.0],
         }
     )
-    table = join_costs(credits, {"free": 0, "dud": 30, "both": 0})
+    table = join_costs(credits, {"free": 0, "dud": 30, "both": 0}).table
     free, dud, both = (row(table, "m", c) for c in ("free", "dud", "both"))
     assert (free["cpa"], free["roas"], free["roi"]) == (0.0, None, None)
     assert (dud["cpa"], dud["roas"], dud["roi"]) == (None, 0.0, -1.0)
@@ -160,14 +153,14 @@ def test_model_that_credits_nothing_keeps_share_null():
         },
         schema_overrides={"share": pl.Float64},
     )
-    table = join_costs(credits, {"a": 1, "b": 2})
+    table = join_costs(credits, {"a": 1, "b": 2}).table
     assert table["share"].to_list() == [None, None, None]
     assert table["cost"].to_list() == [1.0, 2.0, 3.0]
 
 
 def test_empty_credit_table_gives_empty_costed_table():
     empty = attribute(Journeys.from_paths([["a"]], conversions=[1]), ["linear"]).credits.clear()
-    table = quiet_join(empty, {"a": 1})
+    table = join_costs(empty, {"a": 1}).table
     assert table.height == 0
     assert table.columns == [*empty.columns, *COST_COLUMNS]
 
@@ -245,7 +238,7 @@ def credit_tables(draw):
 @given(credit_tables())
 def test_metrics_follow_their_formulas_and_are_never_inf_or_nan(case):
     credits, costs = case
-    table = quiet_join(credits, costs)
+    table = join_costs(credits, costs).table
     models = credits["model"].unique().to_list()
     channels = set(credits["channel"]) | set(costs)
     assert table.height == len(models) * (len(channels) + 1)

@@ -60,7 +60,7 @@ from attribution.errors import ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.models.base import Model
 from attribution.registry import Registry, get_registry
-from attribution.sources import dumps
+from attribution.sinks import dumps
 from attribution.spec import _convert, make_model, parse_spec
 
 __all__ = [
