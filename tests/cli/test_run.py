@@ -1,4 +1,4 @@
-"""The command line, driven through click's CliRunner and parsed back."""
+"""`attribution run`: the credit table in every format, costs, the accounts, whole files."""
 
 from __future__ import annotations
 
@@ -7,21 +7,11 @@ import json
 
 import polars as pl
 import pytest
-from click.testing import CliRunner
 
-from attribution.cli.main import COMMANDS, cli
+from attribution.costs import COST_COLUMNS, TOTAL
 from attribution.registry import get_registry
+from tests.cli import invoke
 from tests.conftest import write_csv
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-@pytest.mark.parametrize("command", [[], *[[name] for name in COMMANDS]])
-def test_every_command_has_help(command):
-    result = invoke(*command, "--help")
-    assert result.exit_code == 0 and "Usage:" in result.output
 
 
 def test_run_prints_channels_by_models_and_a_summary(sample_events):
@@ -110,88 +100,130 @@ def test_output_never_overwrites_the_input(sample_events, tmp_path):
     assert copy.read_bytes() == sample_events.read_bytes()
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["-m", "nope"], "unknown model 'nope'; known models:"),
-        (["-m", "linear:x=1"], "model 'linear' has no parameter 'x'; valid parameters: none"),
-    ],
-)
-def test_user_errors_are_one_line_and_exit_1(sample_events, args, message):
-    result = invoke("run", sample_events, *args)
-    assert result.exit_code == 1
-    assert result.stderr.strip().splitlines() == [f"Error: {result.stderr.strip()[7:]}"]
-    assert message in result.stderr and "Traceback" not in result.stderr
-
-
-def test_bad_input_error_names_file_column_and_row(tmp_path):
-    bad = write_csv(
-        tmp_path / "bad.csv",
-        "customer_id,timestamp,channel,event\nu,2024-01-01,a,touch\n,2024-01-01,a,touch",
-    )
-    result = invoke("run", bad)
-    assert result.exit_code == 1
-    assert (
-        "bad.csv" in result.stderr and "'customer_id'" in result.stderr and "row 2" in result.stderr
-    )
-
-
-def test_paths_only_input_skips_time_decay_unless_asked(sample_events, tmp_path):
-    paths = tmp_path / "paths.csv"
-    assert invoke("paths", sample_events, "-o", paths).exit_code == 0
-    table = pl.read_csv(paths)
-    assert table.columns == ["path", "total_conversions", "total_conversion_value", "total_null"]
-    assert " > " in " ".join(table["path"])
-    result = invoke("run", paths)
-    assert result.exit_code == 0 and "skipped time_decay" in result.stderr
-    asked = invoke("run", paths, "-m", "time_decay")
-    assert asked.exit_code == 1 and "needs touch times" in asked.stderr
-
-
-def test_usage_errors_keep_status_2(sample_events):
-    assert invoke("run", sample_events, "--format", "xml").exit_code == 2
-    assert invoke("run", sample_events, "--details").exit_code == 2
-
-
-def test_lookback_none_and_options_reach_the_builder(tmp_path):
-    path = write_csv(
+# -- command line ---------------------------------------------------------
+@pytest.fixture
+def small_input(tmp_path):
+    events = write_csv(
         tmp_path / "e.csv",
         """customer_id,timestamp,channel,event,value
-        u,2024-01-01,a,touch,
-        u,2024-01-02,a,touch,
-        u,2024-06-01,,conversion,10""",
+        u,2024-01-01,search,touch,
+        u,2024-01-02,,conversion,100
+        v,2024-01-01,social,touch,
+        v,2024-01-02,search,touch,
+        v,2024-01-03,,conversion,60
+        w,2024-01-01,email,touch,
+        w,2024-01-02,,conversion,40""",
     )
-    out = json.loads(invoke("run", path, "--format", "json", "-m", "linear").stdout)
-    assert out["summary"]["unattributed_conversions"] == 1
-    out = json.loads(
-        invoke("paths", path, "--lookback", "none", "--collapse-repeats", "--format", "json").stdout
+    costs = write_csv(
+        tmp_path / "costs.csv",
+        """Channel,Spend
+        search,80
+        social,0
+        tv,500""",
     )
-    assert out == [
-        {"path": "a", "total_conversions": 1.0, "total_conversion_value": 10.0, "total_null": 0.0}
+    return events, costs
+
+
+def run_costed(small_input, *extra):
+    events, costs = small_input
+    return invoke(
+        "run",
+        events,
+        "-m",
+        "last_touch",
+        "--costs",
+        costs,
+        "--cost-channel-col",
+        "Channel",
+        "--cost-col",
+        "Spend",
+        *extra,
+    )
+
+
+def test_cli_run_costs_csv_has_plain_numbers_and_empty_cells(small_input):
+    result = run_costed(small_input, "--format", "csv")
+    assert result.exit_code == 0, result.output
+    assert "warning: no cost for channel(s) ['email']" in result.stderr
+    header, *lines = result.stdout.splitlines()
+    assert header == "model,channel,conversions,value,share,cost,cpa,roas,roi"
+    assert "inf" not in result.stdout.lower() and "nan" not in result.stdout.lower()
+    cells = {line.split(",")[1]: line.split(",")[2:] for line in lines}
+    # conversions, value, share, cost, cpa, roas, roi
+    assert cells["email"][:2] == ["1.0", "40.0"]
+    assert cells["email"][3:] == ["", "", "", ""]  # credit, no cost
+    assert cells["social"][3:] == ["0.0", "", "", ""]  # zero cost, zero credit
+    assert cells["tv"][:2] == ["0.0", "0.0"]  # cost, no credit
+    assert cells["tv"][4:] == ["", "0.0", "-1.0"]
+    assert cells["search"][3:] == ["80.0", "40.0", "2.0", "1.0"]
+    total = [float(v) for v in cells[TOTAL]]
+    assert total == pytest.approx([3, 200, 1, 580, 580 / 3, 200 / 580, (200 - 580) / 580])
+
+
+def test_cli_run_costs_json_and_parquet_have_nulls(small_input, tmp_path):
+    result = run_costed(small_input, "--format", "json")
+    doc = json.loads(result.stdout)
+    assert doc["uncosted_channels"] == ["email"]
+    social = next(r for r in doc["credits"] if r["channel"] == "social")
+    assert (social["cpa"], social["roas"], social["roi"]) == (None, None, None)
+    assert "Infinity" not in result.stdout and "NaN" not in result.stdout
+    out = tmp_path / "credit.parquet"
+    run_costed(small_input, "-o", out)
+    frame = pl.read_parquet(out)
+    assert all(frame.schema[c] == pl.Float64 for c in COST_COLUMNS)
+    assert frame.filter(pl.col("channel") == "social")["roas"].to_list() == [None]
+    assert frame.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * 7
+
+
+def test_cli_run_costs_table_and_no_totals(small_input):
+    table = run_costed(small_input).stdout
+    assert table.splitlines()[0].split() == [
+        "model",
+        "channel",
+        "conversions",
+        "value",
+        "share",
+        "cost",
+        "cpa",
+        "roas",
+        "roi",
     ]
+    assert TOTAL in table
+    csv = run_costed(small_input, "--format", "csv", "--no-totals").stdout
+    assert TOTAL not in csv
+    assert pl.read_csv(io.StringIO(csv))["channel"].to_list() == ["email", "search", "social", "tv"]
 
 
-def test_models_lists_parameters_and_package():
-    result = invoke("models", "--format", "json")
-    rows = {r["name"]: r for r in json.loads(result.stdout)}
-    assert rows["time_decay"]["parameters"] == "half_life_days=7.0"
-    assert rows["time_decay"]["needs_times"] is True
-    assert rows["linear"]["package"] == "attribution-engine"
+def test_cli_run_costs_xlsx_is_a_workbook(small_input, tmp_path):
+    import zipfile
+
+    out = tmp_path / "credit.xlsx"
+    result = run_costed(small_input, "-o", out)
+    assert result.exit_code == 0
+    with zipfile.ZipFile(out) as book:
+        strings = book.read("xl/sharedStrings.xml").decode()
+        sheet = book.read("xl/worksheets/sheet1.xml").decode()
+    for header in ("model", "channel", "cost", "cpa", "roas", "roi", TOTAL):
+        assert f">{header}<" in strings
+    assert "<v>80</v>" in sheet  # numbers stay numbers
 
 
-def test_sample_data_is_seeded_and_runs(tmp_path):
-    a, b = tmp_path / "a", tmp_path / "b"
-    assert invoke("sample-data", a, "--customers", "300", "--seed", "3").exit_code == 0
-    invoke("sample-data", b, "--customers", "300", "--seed", "3")
-    assert (a / "events.csv").read_bytes() == (b / "events.csv").read_bytes()
-    effects = pl.read_csv(a / "channel_effects.csv")
-    assert {"channel", "lift"} <= set(effects.columns)
-    assert invoke("run", a / "events.csv", "-m", "linear").exit_code == 0
+def test_cli_xlsx_without_xlsxwriter_names_the_extra(small_input, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "xlsxwriter", None)  # import now raises ImportError
+    out = tmp_path / "credit.xlsx"
+    result = run_costed(small_input, "-o", out)
+    assert result.exit_code == 1
+    assert "attribution-engine[xlsx]" in result.stderr
+    assert not out.exists()
 
 
-def test_sample_data_defaults_reproduce_the_committed_sample_data(tmp_path):
-    from tests.conftest import ROOT
-
-    assert invoke("sample-data", tmp_path).exit_code == 0
-    for name in ("events.csv", "costs.csv", "channel_effects.csv"):
-        assert (tmp_path / name).read_bytes() == (ROOT / "sample_data" / name).read_bytes(), name
+def test_cli_run_bad_costs_file_is_one_line_exit_1(small_input, tmp_path):
+    events, _ = small_input
+    bad = write_csv(tmp_path / "bad.csv", "channel,cost\nsearch,-1")
+    result = invoke("run", events, "--costs", bad)
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines() == [
+        f"Error: file '{bad}': column 'cost' at row 1 is -1; expected a finite number >= 0"
+    ]
