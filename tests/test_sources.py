@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -12,7 +13,7 @@ import pytest
 
 import attribution as at
 from attribution.errors import InputError
-from attribution.sources import EventColumns
+from attribution.sources import READERS, EventColumns, describe, require_columns
 from tests.conftest import paths_of, write_csv
 
 HEADER = "customer_id,timestamp,channel,event,value"
@@ -210,3 +211,44 @@ def test_csv_columns_are_not_inferred_from_the_first_rows_only(tmp_path):
     j = at.load_journeys(path)
     assert j.total_conversions == 5002 and j.total_value == 5000 * 12 + 12.5 + 1
     assert j.n_rows == 5002
+
+
+def test_every_reader_of_the_table_reads_the_same_events(tmp_path, sample_events):
+    frame = pl.read_csv(sample_events).head(200)
+    writers = {
+        ".csv": frame.write_csv,
+        ".txt": frame.write_csv,
+        ".tsv": lambda p: frame.write_csv(p, separator="\t"),
+        ".parquet": frame.write_parquet,
+        ".pq": frame.write_parquet,
+        ".ndjson": frame.write_ndjson,
+        ".jsonl": frame.write_ndjson,
+        ".json": frame.write_json,  # an array of records
+    }
+    assert set(writers) == set(READERS)  # a new reader gets a case here
+    expected = at.read_events(frame)
+    for ext, write in writers.items():
+        path = tmp_path / f"events{ext}"
+        write(path)
+        got = at.read_events(path)
+        assert got["customer"].cast(pl.String).equals(expected["customer"].cast(pl.String)), ext
+        assert got["time"].equals(expected["time"]) and got["value"].equals(expected["value"])
+
+
+def test_only_csv_may_be_gzip_compressed(tmp_path):
+    (tmp_path / "e.parquet.gz").write_bytes(gzip.compress(b"x"))
+    with pytest.raises(InputError, match="only CSV files may be gzip-compressed"):
+        at.read_events(tmp_path / "e.parquet.gz")
+
+
+def test_the_time_unit_error_names_the_setting_not_a_flag():
+    frame = pl.DataFrame({"customer_id": [1], "timestamp": [1_700_000_000], "channel": ["a"]})
+    with pytest.raises(InputError) as err:
+        at.read_events(frame, conversion_event=None)
+    assert err.value.setting == "time_unit" and "--" not in str(err.value)
+    assert describe(frame) == "input frame" and describe(Path("e.csv")) == "file 'e.csv'"
+
+
+def test_require_columns_names_the_role_and_lists_what_was_found():
+    with pytest.raises(InputError, match=r"x: missing cost column 'cost'; columns found: \['c'\]"):
+        require_columns(["c"], {"channel": "c", "cost": "cost"}, "x")
