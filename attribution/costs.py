@@ -178,7 +178,7 @@ def join_costs(
         raise InputError(f"credit table already has cost column(s) {clash}")
     if (credits["channel"] == TOTAL).any():
         raise InputError(f"credit table: '{TOTAL}' is reserved for the totals row, not a channel")
-    schema = {**credits.schema, **dict.fromkeys(COST_COLUMNS, pl.Float64)}
+    schema = pl.Schema({**credits.schema, **dict.fromkeys(COST_COLUMNS, pl.Float64())})
     uncosted = uncosted_channels(credits, costs)
     if credits.height == 0:
         return CostedCredits(pl.DataFrame(schema=schema), uncosted)

@@ -237,9 +237,10 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
             remember_input(path)
         return func(inputs=inputs, **kwargs)
 
+    decorated: Callable[..., Any] = wrapper
     for decorator in reversed(_INPUT_OPTIONS):
-        wrapper = decorator(wrapper)
-    return wrapper
+        decorated = decorator(decorated)
+    return decorated
 
 
 def output_options(func: Callable[..., Any]) -> Callable[..., Any]:

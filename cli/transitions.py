@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 import click
 
 from attribution.cli.options import (
@@ -17,7 +19,7 @@ from attribution.sinks import GRAPH_OUTPUTS, OUTPUT_FORMATS
 from attribution.text import render_table
 
 
-def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
+def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | Literal["auto"]:
     if value.strip().lower() == "auto":
         return "auto"
     try:
@@ -52,7 +54,9 @@ def _order(ctx: click.Context, param: click.Parameter, value: str) -> int | str:
     type=click.Path(dir_okay=False),
     help="Write to this file instead of stdout (written whole or not at all).",
 )
-def command(inputs: InputOptions, order: int | str, fmt: str | None, output: str | None) -> None:
+def command(
+    inputs: InputOptions, order: int | Literal["auto"], fmt: str | None, output: str | None
+) -> None:
     """Export the transition graph of the Markov chain of INPUT.
 
     States are windows of K consecutive channels (consecutive repeats merged),
