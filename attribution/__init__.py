@@ -5,9 +5,9 @@ from __future__ import annotations
 from attribution.api import AttributionResult, attribute
 from attribution.builder import build_journeys, load_journeys
 from attribution.errors import AttributionError, InputError, ModelError, NeedsTimesError
-from attribution.io import EventColumns, read_events, read_paths, scan_events
 from attribution.journeys import Journeys
 from attribution.registry import get_registry, register_model
+from attribution.sources import EventColumns, read_events, read_paths, scan_events
 
 __version__ = "0.1.0"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -14,7 +14,15 @@ from attribution.model import Model
 from attribution.registry import get_registry
 from attribution.spec import make_model
 
-__all__ = ["AttributionResult", "ModelRun", "attribute", "summarise", "wide_credits"]
+__all__ = [
+    "AttributionResult",
+    "LabelledModel",
+    "ModelRun",
+    "attribute",
+    "parse_models",
+    "summarise",
+    "wide_credits",
+]
 
 CREDIT_COLUMNS = ("model", "channel", "conversions", "value", "share")
 
@@ -158,13 +166,49 @@ def summarise(journeys: Journeys) -> dict[str, Any]:
     }
 
 
-def _label(spec: str | Model) -> str:
-    return spec.strip() if isinstance(spec, str) else spec.spec()
+class LabelledModel(NamedTuple):
+    """A configured model and the label its credit goes under (its spec as written)."""
+
+    label: str
+    model: Model
 
 
-def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -> AttributionResult:
-    """Run ``models`` (specs like ``"time_decay:half_life_days=3"`` or model
-    objects) on ``journeys``; ``None`` runs every registered model.
+ModelSpec = str | Model | LabelledModel
+"""What names a model to run: a spec like ``"time_decay:half_life_days=3"``, a
+model object (labelled by :meth:`Model.spec`), or an already parsed one."""
+
+
+def parse_models(specs: Sequence[ModelSpec]) -> list[LabelledModel]:
+    """Each spec parsed once into its label and configured model, and checked.
+
+    Call it before reading a large input: an unknown model, an unknown
+    parameter or one of the wrong type fails here, and so does a value
+    outside a model's declared constraints (:meth:`Model.validate_params`,
+    where the model has it), in well under a second.
+
+    Raises
+    ------
+    ModelError
+        Naming the model and the parameter.
+    """
+    parsed = []
+    for spec in specs:
+        if isinstance(spec, LabelledModel):
+            parsed.append(spec)
+            continue
+        label = spec.strip() if isinstance(spec, str) else spec.spec()
+        model = make_model(spec)
+        validate = getattr(model, "validate_params", None)  # from the model contract
+        if callable(validate):
+            validate()
+        parsed.append(LabelledModel(label, model))
+    return parsed
+
+
+def attribute(journeys: Journeys, models: Sequence[ModelSpec] | None = None) -> AttributionResult:
+    """Run ``models`` (specs like ``"time_decay:half_life_days=3"``, model
+    objects, or :func:`parse_models`' result) on ``journeys``; ``None`` runs
+    every registered model.
 
     Models asked for by name that need touch times raise
     :class:`~attribution.errors.NeedsTimesError` on a paths-only input; when
@@ -182,7 +226,7 @@ def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -
                 continue
             chosen.append((name, cls()))
     else:
-        chosen = [(_label(spec), make_model(spec)) for spec in models]
+        chosen = [(m.label, m.model) for m in parse_models(models)]
         if not chosen:
             raise ModelError("no model to run")
     runs: list[ModelRun] = []

@@ -10,7 +10,8 @@ import polars as pl
 
 from attribution.arrays import csr_offsets
 from attribution.errors import InputError
-from attribution.io import (
+from attribution.journeys import Journeys, Unattributed
+from attribution.sources import (
     EventColumns,
     Source,
     is_paths_frame,
@@ -18,7 +19,6 @@ from attribution.io import (
     read_paths,
     scan_frame,
 )
-from attribution.journeys import Journeys, Unattributed
 
 __all__ = ["build_journeys", "journeys_from_paths", "load_journeys"]
 
@@ -47,7 +47,7 @@ def build_journeys(
     Parameters
     ----------
     events, conversions : DataFrame
-        Frames as returned by :func:`attribution.io.read_events`; ``conversions``
+        Frames as returned by :func:`attribution.sources.read_events`; ``conversions``
         holds extra conversion rows from a separate source.
     lookback_days : float or None
         Window length in days; touches exactly at the limit are kept.
@@ -158,7 +158,7 @@ def build_journeys(
 def journeys_from_paths(
     paths: pl.DataFrame, *, collapse_repeats: bool = False, max_touches: int | None = None
 ) -> Journeys:
-    """Journeys (without touch times) from :func:`attribution.io.read_paths`' frame."""
+    """Journeys (without touch times) from :func:`attribution.sources.read_paths`' frame."""
     if max_touches is not None and max_touches < 1:
         raise InputError(f"max touches must be at least 1, got {max_touches}")
     paths = paths.filter((pl.col("conversions") > 0) | (pl.col("nulls") > 0))
@@ -239,7 +239,7 @@ def load_journeys(
 
     A source whose columns include ``path`` and ``total_conversions`` is read as a
     ChannelAttribution paths table (no touch times); anything else as events
-    (see :func:`attribution.io.read_events` for the schema). This is what the
+    (see :func:`attribution.sources.read_events` for the schema). This is what the
     CLI's commands call.
     """
     cols = columns or EventColumns()

@@ -66,8 +66,7 @@ def compare(
     if measure not in credits.columns:
         if measure in COST_COLUMNS:
             raise InputError(
-                f"measure '{measure}' needs costs: join them first "
-                "(attribution.costs.join_costs, or --costs FILE on the command line)"
+                f"measure '{measure}' needs costs: join them first (attribution.costs.join_costs)"
             )
         raise InputError(f"credit table: no column '{measure}'; columns found: {credits.columns}")
     present = credits["model"].unique(maintain_order=True).to_list()

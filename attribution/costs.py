@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Mapping
-from pathlib import Path
+from dataclasses import dataclass
 
 import polars as pl
 
 from attribution.errors import InputError
-from attribution.io import Source, _describe, _first_row, _require, read_frame
+from attribution.sources import Source, describe, first_row, read_frame, require_columns
 
 __all__ = [
     "COST_COLUMNS",
     "TOTAL",
-    "UncostedChannelsWarning",
+    "CostedCredits",
     "join_costs",
     "read_costs",
     "uncosted_channels",
@@ -30,13 +28,20 @@ _KEY = ("model", "channel")
 _NEEDED = ("model", "channel", "conversions", "value")
 
 
-class UncostedChannelsWarning(UserWarning):
-    """Channels of the credit table that the costs do not mention."""
+@dataclass(frozen=True)
+class CostedCredits:
+    """What :func:`join_costs` returns: the costed credit table, and the
+    channels of the credits that the costs do not mention."""
 
-    def __init__(self, channels: list[str]) -> None:
-        self.channels = channels
-        super().__init__(
-            f"no cost for channel(s) {channels}: their cost, cpa, roas and roi are empty, "
+    table: pl.DataFrame
+    uncosted: list[str]
+
+    def warning(self) -> str | None:
+        """One line naming the channels without cost, or None when every channel has one."""
+        if not self.uncosted:
+            return None
+        return (
+            f"no cost for channel(s) {self.uncosted}: their cost, cpa, roas and roi are empty, "
             f"and the '{TOTAL}' rows count them as costing nothing"
         )
 
@@ -75,17 +80,9 @@ def read_costs(
             {channel_col: list(source.keys()), cost_col: list(source.values())},
             schema={channel_col: pl.String, cost_col: pl.Float64},
         )
-    where = _describe(source)
-    if isinstance(source, (str, os.PathLike)) and Path(source).suffix.lower() == ".json":
-        if not Path(source).is_file():
-            raise InputError(f"{where} does not exist")
-        try:  # scan_frame knows NDJSON only; a .json costs file is an array of records
-            frame = pl.read_json(source)
-        except pl.exceptions.PolarsError as exc:
-            raise InputError(f"{where} cannot be read as a JSON array of records: {exc}") from exc
-    else:
-        frame = read_frame(source)
-    _require(frame.columns, {"channel": channel_col, "cost": cost_col}, where)
+    where = describe(source)
+    frame = read_frame(source)
+    require_columns(frame.columns, {"channel": channel_col, "cost": cost_col}, where)
     if frame.height == 0:
         raise InputError(f"{where}: the costs have no rows; expected one row per channel")
     dtype = frame.schema[cost_col]
@@ -97,16 +94,16 @@ def read_costs(
         pl.col(cost_col).alias("_raw"),
         pl.col(cost_col).cast(pl.Float64, strict=False).alias("cost"),
     )
-    row = _first_row(frame, pl.col("channel").is_null() | (pl.col("channel") == ""))
+    row = first_row(frame, pl.col("channel").is_null() | (pl.col("channel") == ""))
     if row is not None:
         raise InputError(f"{where}: column '{channel_col}' is empty at row {row}")
-    row = _first_row(frame, pl.col("_raw").is_null())
+    row = first_row(frame, pl.col("_raw").is_null())
     if row is not None:
         raise InputError(
             f"{where}: column '{cost_col}' is empty at row {row}; "
             "give 0 for a channel that cost nothing, or leave the channel out"
         )
-    row = _first_row(
+    row = first_row(
         frame, pl.col("cost").is_null() | ~pl.col("cost").is_finite() | (pl.col("cost") < 0)
     )
     if row is not None:
@@ -130,7 +127,7 @@ def join_costs(
     costs: pl.DataFrame | Source | Mapping[str, float],
     *,
     totals: bool = True,
-) -> pl.DataFrame:
+) -> CostedCredits:
     """Add ``cost, cpa, roas, roi`` to a long credit table, per model and channel.
 
     Parameters
@@ -147,8 +144,8 @@ def join_costs(
 
     Returns
     -------
-    polars.DataFrame
-        ``credits``' columns plus ``cost, cpa, roas, roi`` (float64); per model
+    CostedCredits
+        ``table``: ``credits``' columns plus ``cost, cpa, roas, roi`` (float64); per model
         every channel of the credits or the costs, sorted by name, then the
         totals row. A channel that has cost but no credit gets zero credit
         (share 0). ``cpa = cost / conversions``, ``roas = value / cost``,
@@ -161,10 +158,8 @@ def join_costs(
         are the blended figures a planner quotes. Its cost is null when no
         channel has one.
 
-    Warns
-    -----
-    UncostedChannelsWarning
-        When channels of ``credits`` have no cost, naming them.
+        ``uncosted``: the channels of ``credits`` that have no cost, sorted
+        (:meth:`CostedCredits.warning` says what that means for the table).
 
     Raises
     ------
@@ -183,12 +178,10 @@ def join_costs(
         raise InputError(f"credit table already has cost column(s) {clash}")
     if (credits["channel"] == TOTAL).any():
         raise InputError(f"credit table: '{TOTAL}' is reserved for the totals row, not a channel")
-    schema = {**credits.schema, **dict.fromkeys(COST_COLUMNS, pl.Float64)}
+    schema = pl.Schema({**credits.schema, **dict.fromkeys(COST_COLUMNS, pl.Float64())})
     uncosted = uncosted_channels(credits, costs)
-    if uncosted:
-        warnings.warn(UncostedChannelsWarning(uncosted), stacklevel=2)
     if credits.height == 0:
-        return pl.DataFrame(schema=schema)
+        return CostedCredits(pl.DataFrame(schema=schema), uncosted)
 
     extra = [c for c in credits.columns if c not in _NEEDED]
     models = credits.select(pl.col("model").unique(maintain_order=True))
@@ -228,7 +221,7 @@ def join_costs(
             pl.col("channel") == TOTAL,
             maintain_order=True,
         )
-    return out.select(*credits.columns, *_metrics()).cast(schema)
+    return CostedCredits(out.select(*credits.columns, *_metrics()).cast(schema), uncosted)
 
 
 def _sum_or_null(name: str) -> pl.Expr:

@@ -7,7 +7,16 @@ class AttributionError(Exception):
     """Base class of every error the engine raises on purpose.
 
     The CLI prints these as one line on stderr and exits with status 1.
+
+    Messages speak the Python API's language and never name a command-line
+    flag. When the fix is a setting, ``setting`` is its parameter name as
+    the message spells it (``time_unit``); a front end with its own name for
+    it (the CLI's ``--time-unit``) puts that in its place.
     """
+
+    def __init__(self, *args: object, setting: str | None = None) -> None:
+        super().__init__(*args)
+        self.setting = setting
 
 
 class InputError(AttributionError):

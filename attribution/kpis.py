@@ -12,8 +12,8 @@ import polars as pl
 
 from attribution.arrays import distinct_pairs
 from attribution.errors import InputError
-from attribution.io import Source, read_frame
 from attribution.journeys import Journeys
+from attribution.sources import Source, read_frame
 
 __all__ = [
     "KINDS",
@@ -62,8 +62,8 @@ def format_kpi(name: str, value: float | None) -> str:
     return f"{value:,.2f}"
 
 
-def _ratio(num: float, den: float) -> float | None:
-    return float(num) / float(den) if den > 0 else None
+def _ratio(num: float | None, den: float | None) -> float | None:
+    return float(num) / float(den) if num is not None and den is not None and den > 0 else None
 
 
 @dataclass

@@ -20,7 +20,7 @@ import polars as pl
 from attribution.compare import Measure, compare
 from attribution.costs import TOTAL
 from attribution.errors import OutputError
-from attribution.io import _atomic_write
+from attribution.sinks import CHART_OUTPUTS, write_output
 
 if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is drawn
     from matplotlib.axes import Axes
@@ -43,7 +43,7 @@ __all__ = [
     "style",
 ]
 
-CHART_FORMATS = ("png", "svg", "pdf")
+CHART_FORMATS = CHART_OUTPUTS  # png, svg, pdf: the chart rows of sinks.OUTPUT_FORMATS
 
 PALETTE = (
     "#0072B2",
@@ -418,9 +418,4 @@ def save_chart(
 
     # an axes in a subfigure is saved with the whole figure, the only thing that saves
     figure = ax.figure if isinstance(ax.figure, Figure) else ax.figure.figure
-
-    def write(path: Path) -> None:
-        # the temporary file has no telling extension, so the format is given explicitly
-        figure.savefig(path, format=fmt)
-
-    _atomic_write(Path(output), write, tuple(Path(i) for i in inputs))
+    write_output(figure, output, fmt, inputs=inputs)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import polars as pl
 
-from attribution.io import _atomic_write
 from attribution.simulate import DEFAULT_CHANNELS, simulate_events
+from attribution.sinks import atomic_write
 
 __all__ = ["SAMPLE_SPEND", "channel_effects", "sample_costs", "write_sample_data"]
 
@@ -66,6 +66,6 @@ def write_sample_data(directory: Path, *, customers: int = 2000, seed: int = 0) 
     )
     for name, frame in files:
         path = directory / name
-        _atomic_write(path, lambda p, f=frame: f.write_csv(p), ())
+        atomic_write(path, frame.write_csv)
         written.append(path)
     return written

@@ -172,6 +172,7 @@ def simulate_events(
     customer = np.concatenate(
         [np.arange(n_customers), rng.choice(n_customers, n_second, replace=False)]
     )
+    assert j.days_before is not None  # simulated journeys always have touch times
     span = np.maximum.reduceat(j.days_before, j.offsets[:-1])  # first touch to end, days
     first_start = rng.uniform(0, 90, n_customers)
     end = np.empty(n_journeys)

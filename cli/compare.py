@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import click
+from typing import Literal
 
+import click
+import polars as pl
+
+from attribution.api import LabelledModel
 from attribution.cli.options import (
+    InputOptions,
     cost_options,
-    costed_credits,
+    echo_all,
     emit,
     input_options,
     measure_option,
     model_option,
+    output_format,
     output_options,
-    render_table,
-    run_models,
+    step,
 )
-from attribution.compare import compare
+from attribution.compare import Measure, compare
 from attribution.costs import COST_COLUMNS
+from attribution.run import run
+from attribution.text import render_table
 
 # decimals in the text table: ratios need more than money does
 _DIGITS = {"share": 3, "roas": 3, "roi": 3}
@@ -35,7 +42,15 @@ _DIGITS = {"share": 3, "roas": 3, "roi": 3}
     help="Row order: by channel, or largest disagreement between models first.",
 )
 @output_options
-def command(inputs, models, costs, measure, sort, fmt, output) -> None:
+def command(
+    inputs: InputOptions,
+    models: list[LabelledModel] | None,
+    costs: pl.DataFrame | None,
+    measure: Measure,
+    sort: Literal["channel", "spread"],
+    fmt: str | None,
+    output: str | None,
+) -> None:
     """Compare models on INPUT: channels as rows, one column per model.
 
     The columns min, max and spread (max - min) show per channel how far the
@@ -44,11 +59,12 @@ def command(inputs, models, costs, measure, sort, fmt, output) -> None:
     """
     if measure in COST_COLUMNS and costs is None:
         raise click.UsageError(f"--measure {measure} needs costs: add --costs FILE")
-    result = run_models(inputs, models)
-    credits = result.credits
-    if costs is not None:
-        credits, _ = costed_credits(result, costs)
-    wide = compare(credits, measure, sort=sort)
+    fmt = output_format(output, fmt)  # fails before the input is read
+    journeys = inputs.load()
+    with step("attributing"):
+        outcome = run(journeys, models, costs=costs)
+    echo_all(outcome.messages())
+    wide = compare(outcome.credits, measure, sort=sort)
     emit(
         wide,
         fmt=fmt,

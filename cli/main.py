@@ -36,12 +36,14 @@ class App(click.Group):
         return module.command
 
     def invoke(self, ctx: click.Context) -> Any:
-        from attribution.cli.options import UserError
+        from attribution.cli.options import UserError, user_message
 
         try:
             return super().invoke(ctx)
         except AttributionError as exc:
-            raise UserError(str(exc)) from exc
+            name = ctx.invoked_subcommand
+            command = self.get_command(ctx, name) if name else None
+            raise UserError(user_message(exc, command)) from exc
 
 
 @click.group(cls=App, context_settings={"help_option_names": ["-h", "--help"]})

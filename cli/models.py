@@ -8,10 +8,11 @@ from typing import Any
 import click
 import polars as pl
 
-from attribution.cli.options import echo_err, emit, output_options, render_table
+from attribution.cli.options import echo_err, emit, output_options
 from attribution.constraints import describe, key_text
 from attribution.model import Model
 from attribution.registry import get_registry
+from attribution.text import render_table
 
 _EMPTY = inspect.Parameter.empty
 

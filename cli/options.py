@@ -1,29 +1,42 @@
-"""Options shared by several commands, and the plumbing every command uses."""
+"""Options shared by several commands, and the little plumbing every command uses.
+
+The work itself is the library's: reading (:mod:`attribution.sources`),
+running models (:mod:`attribution.run`), rendering (:mod:`attribution.text`)
+and writing (:mod:`attribution.sinks`). What is here is only the command
+line's: option declarations, errors on stderr, progress, stdout or a file.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import os
+import re
 import sys
 import time
-import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import click
 import polars as pl
 
-from attribution.api import AttributionResult, attribute
+from attribution.api import LabelledModel, parse_models
 from attribution.builder import load_journeys
-from attribution.costs import UncostedChannelsWarning, join_costs, read_costs
-from attribution.errors import AttributionError, InputError
-from attribution.io import FORMATS, TIME_UNITS, EventColumns, dumps, format_for, write_table
+from attribution.costs import read_costs
+from attribution.errors import AttributionError
 from attribution.journeys import Journeys
-from attribution.spec import make_model
+from attribution.sinks import (
+    OUTPUT_FORMATS,
+    TABLE_OUTPUTS,
+    format_for,
+    output_text,
+    write_output,
+)
+from attribution.sources import TIME_UNITS, EventColumns
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
 
 class UserError(click.ClickException):
@@ -32,15 +45,30 @@ class UserError(click.ClickException):
     exit_code = 1
 
 
-@contextmanager
-def user_errors() -> Iterator[None]:
-    try:
-        yield
-    except AttributionError as exc:
-        raise UserError(str(exc)) from exc
+def user_message(exc: AttributionError, command: click.Command | None) -> str:
+    """The error's message, with the setting it points at spelt as ``command``'s flag.
+
+    The core names a setting as the Python API does (``time_unit``); the
+    option of ``command`` with that parameter name (``--time-unit``) takes
+    its last mention, where the message says what to set.
+    """
+    message = str(exc)
+    setting = getattr(exc, "setting", None)
+    if setting is None or command is None:
+        return message
+    flags = [
+        max(p.opts, key=len)
+        for p in command.params
+        if isinstance(p, click.Option) and p.name == setting
+    ]
+    mentions = list(re.finditer(rf"\b{re.escape(setting)}\b", message))
+    if not flags or not mentions:
+        return message
+    last = mentions[-1]
+    return message[: last.start()] + flags[0] + message[last.end() :]
 
 
-def remember_input(path: str | os.PathLike) -> None:
+def remember_input(path: str | os.PathLike[str]) -> None:
     """Note a file this command reads, so that no output may overwrite it.
 
     Every option that names an input file goes through here (INPUT and
@@ -60,6 +88,12 @@ def all_inputs() -> tuple[str, ...]:
 
 def echo_err(message: str) -> None:
     click.echo(message, err=True)
+
+
+def echo_all(messages: list[str]) -> None:
+    """Each message on its own line on stderr (summaries, notes and warnings)."""
+    for message in messages:
+        echo_err(message)
 
 
 @contextmanager
@@ -121,7 +155,7 @@ class InputOptions:
             )
 
 
-_INPUT_OPTIONS: list[Callable[[Callable], Callable]] = [
+_INPUT_OPTIONS: list[Decorator] = [
     click.argument("input", type=click.Path(dir_okay=False)),
     click.option(
         "--conversions",
@@ -176,7 +210,7 @@ _INPUT_OPTIONS: list[Callable[[Callable], Callable]] = [
 ]
 
 
-def input_options(func: Callable) -> Callable:
+def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """INPUT and the options that read it; the command receives ``inputs``."""
 
     @functools.wraps(func)
@@ -203,13 +237,15 @@ def input_options(func: Callable) -> Callable:
             remember_input(path)
         return func(inputs=inputs, **kwargs)
 
+    decorated: Callable[..., Any] = wrapper
     for decorator in reversed(_INPUT_OPTIONS):
-        wrapper = decorator(wrapper)
-    return wrapper
+        decorated = decorator(decorated)
+    return decorated
 
 
-def output_options(func: Callable) -> Callable:
-    """``--format`` and ``-o/--output``."""
+def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--format`` (any table format of :data:`attribution.sinks.OUTPUT_FORMATS`) and
+    ``-o/--output``."""
     func = click.option(
         "-o",
         "--output",
@@ -219,94 +255,80 @@ def output_options(func: Callable) -> Callable:
     return click.option(
         "--format",
         "fmt",
-        type=click.Choice(FORMATS),
+        type=click.Choice(TABLE_OUTPUTS),
         help="Output format; default: from the -o extension, else table.",
     )(func)
 
 
-def model_option(func: Callable) -> Callable:
+def _models(
+    ctx: click.Context, param: click.Parameter, specs: tuple[str, ...]
+) -> list[LabelledModel] | None:
+    # parsed and checked here, while the options are read: before any data is read
+    return parse_models(specs) if specs else None
+
+
+def model_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``-m/--model``, repeatable; the command receives ``models``: each spec parsed
+    once into its label and model (None: every registered model)."""
     return click.option(
         "-m",
         "--model",
         "models",
         multiple=True,
         metavar="NAME[:key=value,...]",
+        callback=_models,
         help="Model to run; repeat for several. Default: every registered model.",
     )(func)
 
 
-def render_table(frame: pl.DataFrame, digits: int = 2) -> str:
-    """A plain aligned text table: numbers right-aligned with ``digits`` decimals."""
-    cells = [list(frame.columns)]
-    numeric = [dt.is_numeric() for dt in frame.dtypes]
-    for row in frame.iter_rows():
-        cells.append(
-            [
-                ""
-                if v is None or (isinstance(v, float) and v != v)
-                else (f"{v:,.{digits}f}" if isinstance(v, float) else str(v))
-                for v in row
-            ]
-        )
-    widths = [max(len(r[i]) for r in cells) for i in range(len(cells[0]))]
-    lines = []
-    for k, r in enumerate(cells):
-        parts = [
-            c.rjust(w) if numeric[i] else c.ljust(w)
-            for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ]
-        lines.append("  ".join(parts).rstrip())
-        if k == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+def output_format(
+    output: str | None,
+    fmt: str | None,
+    *,
+    allowed: Sequence[str] = TABLE_OUTPUTS,
+    default: str = "table",
+) -> str:
+    """The format to write (:func:`attribution.sinks.format_for`), checked against
+    stdout: commands call it first, so a bad choice fails before the input is read."""
+    fmt = format_for(output, fmt, allowed=allowed, default=default)
+    if output is None and OUTPUT_FORMATS[fmt].text is None:
+        raise UserError(f"{fmt} output needs a file: add -o FILE.{fmt}")
+    return fmt
 
 
 def emit(
-    long: pl.DataFrame,
+    frame: pl.DataFrame,
     *,
     fmt: str | None,
     output: str | None,
     table: Callable[[], str],
     json_doc: Callable[[], Any] | None = None,
+    default: str = "table",
 ) -> None:
-    """Write a result: a text table, or the long frame as csv/json/parquet; never
-    over a file the command reads."""
-    fmt = format_for(output, fmt)
-    inputs = all_inputs()
-    if output is None:
-        if fmt == "table":
-            click.echo(table())
-        elif fmt == "csv":
-            click.echo(long.write_csv(), nl=False)
-        elif fmt == "json":
-            click.echo(dumps(json_doc() if json_doc else long.to_dicts()))
-        else:
-            raise InputError(f"{fmt} output needs a file: add -o FILE.{fmt}")
-        return
-    if fmt == "table":
-        from attribution.io import _atomic_write
-
-        text = table() + "\n"
-        _atomic_write(Path(output), lambda p: p.write_text(text), tuple(Path(i) for i in inputs))
+    """Write a result that is a table: as text, as the frame, or as its JSON document
+    (``json_doc``, else the frame's records), to stdout or ``output``."""
+    fmt = output_format(output, fmt, default=default)
+    takes = OUTPUT_FORMATS[fmt].takes
+    if takes == "text":
+        payload: Any = table()
+    elif takes == "document":
+        payload = json_doc() if json_doc is not None else frame.to_dicts()
     else:
-        write_table(long, output, fmt, inputs=inputs, json_payload=json_doc)
+        payload = frame
+    write_result(payload, fmt, output)
+
+
+def write_result(payload: Any, fmt: str, output: str | None) -> None:
+    """``payload`` as ``fmt`` on stdout, or written to ``output`` (never over a file
+    this command reads) and said so on stderr."""
+    if output is None:
+        click.echo(output_text(payload, fmt), nl=False)
+        return
+    write_output(payload, output, fmt, inputs=all_inputs())
     echo_err(f"wrote {output}")
 
 
-# -- running models and costs (run, compare, plot, report) ------------------
-def summary_line(result: AttributionResult) -> str:
-    s = result.summary
-    customers = f"{s['customers']:,} customers, " if s["customers"] is not None else ""
-    return (
-        f"{customers}{s['journeys']:,.0f} journeys ({s['converting_journeys']:,.0f} converting), "
-        f"{s['conversions']:,.0f} conversions worth {s['conversion_value']:,.2f}: "
-        f"{s['attributed_conversions']:,.0f} attributed, "
-        f"{s['unattributed_conversions']:,.0f} unattributed "
-        f"(worth {s['unattributed_value']:,.2f})"
-    )
-
-
-def cost_options(func: Callable) -> Callable:
+def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--costs FILE`` and its column names; the command receives ``costs`` (or None).
 
     Shared by `run`, `compare` and `plot`. The costs file is read and checked
@@ -350,43 +372,7 @@ def cost_options(func: Callable) -> Callable:
     return wrapper
 
 
-def run_models(inputs: InputOptions, models: tuple[str, ...]) -> AttributionResult:
-    """Load INPUT, run the models and report the accounts on stderr."""
-    for spec in models:  # fail on a bad spec before reading a large input
-        make_model(spec)
-    journeys = inputs.load()
-    with step("attributing"):
-        result = attribute(journeys, list(models) if models else None)
-    echo_err(summary_line(result))
-    for name, reason in result.skipped:
-        echo_err(f"skipped {name}: {reason}")
-    for error in result.load_errors.values():
-        echo_err(f"not loaded: {error}")
-    for note in result.notes():
-        echo_err(f"note: {note}")
-    return result
-
-
-def costed_credits(
-    result: AttributionResult, costs: pl.DataFrame, *, totals: bool = True
-) -> tuple[pl.DataFrame, list[str]]:
-    """The credit table with costs joined, and the channels without cost (warned on stderr)."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", UncostedChannelsWarning)
-        table = join_costs(result.credits, costs, totals=totals)
-    uncosted: list[str] = []
-    for warning in caught:
-        if isinstance(warning.message, UncostedChannelsWarning):
-            uncosted = warning.message.channels
-            echo_err(f"warning: {warning.message}")
-        else:  # not ours: let it through as it would have gone
-            warnings.warn_explicit(
-                warning.message, warning.category, warning.filename, warning.lineno
-            )
-    return table, uncosted
-
-
-def kpi_options(func: Callable) -> Callable:
+def kpi_options(func: Callable[..., Any]) -> Callable[..., Any]:
     """``--channel-kinds``, ``--conversion-channel-col`` and ``--top`` for the KPIs.
 
     Goes below :func:`input_options`: the command receives ``inputs`` (reading
@@ -435,7 +421,7 @@ def kpi_options(func: Callable) -> Callable:
     return wrapper
 
 
-def measure_option(help_text: str) -> Callable[[Callable], Callable]:
+def measure_option(help_text: str) -> Decorator:
     """``--measure`` (share, conversions, value, cost, cpa, roas, roi) for compare and plot."""
     from attribution.compare import MEASURES
 

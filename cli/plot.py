@@ -5,17 +5,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import click
+import polars as pl
 
+from attribution.api import LabelledModel
 from attribution.cli.options import (
+    InputOptions,
     all_inputs,
     cost_options,
-    costed_credits,
+    echo_all,
     echo_err,
     input_options,
     measure_option,
     model_option,
-    run_models,
+    step,
 )
+from attribution.compare import Measure
 from attribution.costs import COST_COLUMNS, TOTAL
 from attribution.plot import (
     CHART_FORMATS,
@@ -26,11 +30,9 @@ from attribution.plot import (
     save_chart,
     style,
 )
+from attribution.run import run
 
 if TYPE_CHECKING:
-    import polars as pl
-
-    from attribution.cli.options import InputOptions
     from attribution.compare import Measure
 
 
@@ -53,7 +55,7 @@ if TYPE_CHECKING:
 @click.option("--dpi", type=click.FloatRange(min=10), default=100, show_default=True)
 def command(
     inputs: InputOptions,
-    models: tuple[str, ...],
+    models: list[LabelledModel] | None,
     costs: pl.DataFrame | None,
     measure: Measure,
     output: str,
@@ -73,13 +75,15 @@ def command(
     # fail on a missing extra or a bad file name before reading a large input
     require_matplotlib()
     fmt = chart_format(output, fmt)
-    result = run_models(inputs, models)
-    credits = result.credits
-    if costs is not None:
-        credits, _ = costed_credits(result, costs, totals=False)
+    journeys = inputs.load()
+    with step("attributing"):
+        outcome = run(journeys, models, costs=costs, totals=False)
+    echo_all(outcome.messages())
+    credits = outcome.credits
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
+    runs = len(outcome.result.runs)
     with style():  # the report's palette and fonts; rcParams come back after the block
-        figure = new_figure(n_channels, len(result.runs), width=width, height=height, dpi=dpi)
+        figure = new_figure(n_channels, runs, width=width, height=height, dpi=dpi)
         ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
         save_chart(ax, output, fmt, inputs=all_inputs())
     echo_err(f"wrote {output}")

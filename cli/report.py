@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
 
 import click
+import polars as pl
 
+from attribution.api import LabelledModel
 from attribution.cli.options import (
+    InputOptions,
     all_inputs,
     cost_options,
     echo_err,
@@ -17,12 +20,6 @@ from attribution.cli.options import (
     step,
 )
 from attribution.report import write_report
-from attribution.spec import make_model
-
-if TYPE_CHECKING:
-    import polars as pl
-
-    from attribution.cli.options import InputOptions
 
 
 @click.command("report")
@@ -40,9 +37,9 @@ if TYPE_CHECKING:
 @click.option("--title", default="Attribution report", show_default=True)
 def command(
     inputs: InputOptions,
-    kinds: dict[str, str] | None,
+    kinds: Mapping[str, str] | None,
     top: int,
-    models: tuple[str, ...],
+    models: list[LabelledModel] | None,
     output: str,
     costs: pl.DataFrame | None,
     title: str,
@@ -56,14 +53,12 @@ def command(
     `run`. The charts need matplotlib (pip install 'attribution-engine[plot]');
     without it the report has the tables and the transition graph, and says so.
     """
-    for spec in models:  # fail on a bad spec before reading a large input
-        make_model(spec)
-    journeys = inputs.load()
+    journeys = inputs.load()  # the -m specs were parsed and checked before this
     with step("writing the report"):
         write_report(
             output,
             journeys,
-            list(models) if models else None,
+            models,
             inputs=all_inputs(),
             costs=costs,
             channel_kinds=kinds,

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-import click
+from typing import Any
 
+import click
+import polars as pl
+
+from attribution.api import LabelledModel
 from attribution.cli.options import (
+    InputOptions,
     cost_options,
-    costed_credits,
+    echo_all,
     emit,
     input_options,
     model_option,
+    output_format,
     output_options,
-    render_table,
-    run_models,
+    step,
 )
-from attribution.io import format_for
+from attribution.run import run
+from attribution.text import render_table
 
 
 @click.command("run")
@@ -31,7 +37,15 @@ from attribution.io import format_for
 @click.option(
     "--details", is_flag=True, help="Add each model's extras (removal effects, ...) to JSON output."
 )
-def command(inputs, models, costs, totals, fmt, output, details) -> None:
+def command(
+    inputs: InputOptions,
+    models: list[LabelledModel] | None,
+    costs: pl.DataFrame | None,
+    totals: bool,
+    fmt: str | None,
+    output: str | None,
+    details: bool,
+) -> None:
     """Attribute the conversions of INPUT to channels with one or more models.
 
     INPUT is an event file (CSV, CSV.GZ, Parquet, NDJSON) or a paths table in
@@ -44,29 +58,20 @@ def command(inputs, models, costs, totals, fmt, output, details) -> None:
     model; a division by zero is an empty cell. The `table` format then shows
     the long table.
     """
-    if details and format_for(output, fmt) != "json":
+    fmt = output_format(output, fmt)  # fails before the input is read
+    if details and fmt != "json":
         raise click.UsageError("--details goes with JSON output: add --format json")
-    result = run_models(inputs, models)
-    credits = result.credits
-    uncosted: list[str] = []
-    if costs is not None:
-        credits, uncosted = costed_credits(result, costs, totals=totals)
+    journeys = inputs.load()
+    with step("attributing"):
+        outcome = run(journeys, models, costs=costs, totals=totals)
+    echo_all(outcome.messages())
 
     def table() -> str:
         if costs is None:
-            return render_table(result.wide("conversions"))
-        return render_table(credits)
+            return render_table(outcome.result.wide("conversions"))
+        return render_table(outcome.credits)
 
-    def json_doc() -> dict:
-        doc = result.to_dict(details=details, credits=credits)
-        if costs is not None:
-            doc["uncosted_channels"] = uncosted
-        return doc
+    def json_doc() -> dict[str, Any]:
+        return outcome.to_dict(details=details)
 
-    emit(
-        credits,
-        fmt=fmt,
-        output=output,
-        table=table,
-        json_doc=json_doc,
-    )
+    emit(outcome.credits, fmt=fmt, output=output, table=table, json_doc=json_doc)

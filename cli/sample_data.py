@@ -13,7 +13,7 @@ from attribution.sample import write_sample_data
 @click.argument("directory", type=click.Path(file_okay=False))
 @click.option("--customers", default=2000, show_default=True, type=click.IntRange(min=1))
 @click.option("--seed", default=0, show_default=True, type=int)
-def command(directory, customers, seed) -> None:
+def command(directory: str, customers: int, seed: int) -> None:
     """Write example files into DIRECTORY (created if missing).
 
     events.csv is an event log (customer_id, timestamp, channel, event, value);

@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import click
 
 from attribution.api import run_model
 from attribution.capabilities import HasTransitions
-from attribution.cli.options import all_inputs, echo_err, emit, input_options, render_table, step
+from attribution.cli.options import (
+    InputOptions,
+    emit,
+    input_options,
+    output_format,
+    step,
+    write_result,
+)
 from attribution.errors import ModelError, OutputError
 from attribution.graph import EDGE_COLUMNS, check_edge_table, transition_graph
-from attribution.io import format_for
 from attribution.model import Model
 from attribution.registry import get_registry
+from attribution.sinks import GRAPH_OUTPUTS, OUTPUT_FORMATS
 from attribution.spec import make_model, parse_spec
-
-GRAPH_FORMATS = {".graphml": "graphml", ".gexf": "gexf"}
-FORMATS = ("csv", "json", "parquet", "table", "graphml", "gexf")
+from attribution.text import render_table
 
 
 def _order(ctx: click.Context, param: click.Parameter, value: str | None) -> int | str | None:
@@ -65,21 +67,6 @@ def _no_transitions(name: str) -> ModelError:
     )
 
 
-def _write_graph(graph: Any, fmt: str, output: str | None, inputs: tuple[str, ...]) -> None:
-    import networkx as nx
-
-    if output is None:
-        lines = nx.generate_graphml(graph) if fmt == "graphml" else nx.generate_gexf(graph)
-        for line in lines:
-            click.echo(line)
-        return
-    from attribution.io import _atomic_write
-
-    writer = nx.write_graphml if fmt == "graphml" else nx.write_gexf
-    _atomic_write(Path(output), lambda p: writer(graph, p), tuple(Path(i) for i in inputs))
-    echo_err(f"wrote {output}")
-
-
 @click.command("transitions")
 @input_options
 @click.option(
@@ -103,7 +90,7 @@ def _write_graph(graph: Any, fmt: str, output: str | None, inputs: tuple[str, ..
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(FORMATS),
+    type=click.Choice(GRAPH_OUTPUTS),
     help="Output format; default: from the -o extension (.csv .json .parquet .graphml "
     ".gexf), else csv.",
 )
@@ -114,7 +101,11 @@ def _write_graph(graph: Any, fmt: str, output: str | None, inputs: tuple[str, ..
     help="Write to this file instead of stdout (written whole or not at all).",
 )
 def command(
-    inputs: Any, spec: str, order: int | str | None, fmt: str | None, output: str | None
+    inputs: InputOptions,
+    spec: str,
+    order: int | str | None,
+    fmt: str | None,
+    output: str | None,
 ) -> None:
     """Export the transition graph of a model fitted to INPUT (the Markov chain by default).
 
@@ -126,26 +117,22 @@ def command(
     (start, state, conversion, null) when the model gives node kinds.
     """
     model = _with_transitions(spec, order)
-    if fmt is None and output is not None:
-        fmt = GRAPH_FORMATS.get(Path(output).suffix.lower())
-        if fmt is None:  # fail on an unknown extension before reading a large input
-            try:
-                format_for(output, None)
-            except OutputError as exc:
-                raise OutputError(
-                    f"{exc}; graphs go to {' or '.join(GRAPH_FORMATS)} files"
-                ) from None
+    try:  # fail on an unknown extension before reading a large input
+        fmt = output_format(output, fmt, allowed=GRAPH_OUTPUTS, default="csv")
+    except OutputError as exc:
+        graphs = [e for f in OUTPUT_FORMATS.values() if f.takes == "graph" for e in f.extensions]
+        raise OutputError(
+            f"{exc}; graphs go to {' or '.join(graphs)} files", setting=exc.setting
+        ) from None
     journeys = inputs.load()
     with step("counting transitions"):
         run_model(model, journeys)
         if not isinstance(model, HasTransitions):  # checked above; narrows the type
             raise _no_transitions(model.name)
         table = check_edge_table(model.transition_table(), model.name)
-    if fmt in ("graphml", "gexf"):
-        _write_graph(transition_graph(table), fmt, output, all_inputs())
+    if OUTPUT_FORMATS[fmt].takes == "graph":
+        write_result(transition_graph(table), fmt, output)
         return
-    if fmt is None and output is None:
-        fmt = "csv"
     # The contract's columns only, so the file has one layout whatever the model.
     edges = table.select(EDGE_COLUMNS)
     emit(

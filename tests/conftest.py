@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import attribution as at
 from attribution.registry import Registry, use_registry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,3 +48,11 @@ def add_entry_points(monkeypatch, *specs: tuple[str, str, str]) -> None:
         return [*real(group=group), *extra]
 
     monkeypatch.setattr(md, "entry_points", fake)
+
+
+def paths_of(j: at.Journeys) -> list[tuple[list[str], float, float]]:
+    out = []
+    for r in range(j.n_rows):
+        codes = j.codes[j.offsets[r] : j.offsets[r + 1]]
+        out.append(([j.channels[c] for c in codes], j.conversions[r], j.value[r]))
+    return out

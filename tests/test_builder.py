@@ -1,25 +1,16 @@
-"""The path builder's rules, input formats and the conversion accounts."""
+"""The path builder's rules and the conversion accounts, by example and by property
+(reading the input: test_sources.py)."""
 
 from __future__ import annotations
-
-import gzip
-from datetime import datetime, timezone
 
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import attribution as at
-from attribution.io import EventColumns
-from tests.conftest import write_csv
-
-
-def paths_of(j: at.Journeys) -> list[tuple[list[str], float, float]]:
-    out = []
-    for r in range(j.n_rows):
-        codes = j.codes[j.offsets[r] : j.offsets[r + 1]]
-        out.append(([j.channels[c] for c in codes], j.conversions[r], j.value[r]))
-    return out
+from tests.conftest import paths_of, write_csv
 
 
 def events(rows):
@@ -127,58 +118,6 @@ def test_max_touches_keeps_the_last_n():
     assert paths_of(j) == [(["c", "d"], 1, 1)]
 
 
-def test_missing_value_column_makes_every_conversion_worth_one():
-    frame = events(
-        [("u", "2024-01-01", "a", "touch", None), ("u", "2024-01-02", None, "conversion", 9.0)]
-    ).drop("value")
-    j = at.load_journeys(frame)
-    assert j.total_value == 1.0
-
-
-def test_timestamps_with_and_without_zones_are_compared_in_utc():
-    # 12:00+02:00 is 10:00 UTC, so it comes before the 11:00 (naive = UTC) touch.
-    j = build(
-        [
-            ("u", "2024-01-01T11:00:00", "late", "touch", None),
-            ("u", "2024-01-01T12:00:00+02:00", "early", "touch", None),
-            ("u", "2024-01-01T12:00:00Z", None, "conversion", 1.0),
-        ]
-    )
-    assert paths_of(j)[0][0] == ["early", "late"]
-
-
-def test_epoch_numbers_with_a_unit():
-    base = int(datetime(2024, 1, 1, tzinfo=timezone.utc).timestamp())
-    frame = pl.DataFrame(
-        {
-            "customer_id": [1, 1],
-            "timestamp": [base * 1000, (base + 86400) * 1000],
-            "channel": ["a", None],
-            "event": ["touch", "conversion"],
-            "value": [None, 2.0],
-        }
-    )
-    j = at.load_journeys(frame, time_unit="ms")
-    assert j.days_before.tolist() == [1.0]
-    with pytest.raises(at.InputError, match="--time-unit"):
-        at.load_journeys(frame)
-
-
-def test_datetime_columns_and_renamed_columns():
-    frame = pl.DataFrame(
-        {
-            "uid": ["x", "x"],
-            "ts": [datetime(2024, 1, 1), datetime(2024, 1, 3)],
-            "src": ["a", None],
-            "kind": ["view", "purchase"],
-            "revenue": [None, 5.0],
-        }
-    )
-    cols = EventColumns(customer="uid", time="ts", channel="src", event="kind", value="revenue")
-    j = at.load_journeys(frame, columns=cols, conversion_event="purchase")
-    assert paths_of(j) == [(["a"], 1, 5)]
-
-
 def test_conversions_from_a_separate_file(tmp_path):
     touches = write_csv(
         tmp_path / "t.csv",
@@ -197,81 +136,60 @@ def test_conversions_from_a_separate_file(tmp_path):
     assert paths_of(j) == [(["a", "b"], 1, 10), (["c"], 1, 4)]
 
 
-@pytest.mark.parametrize("fmt", ["csv", "csv.gz", "parquet", "ndjson"])
-def test_every_file_format_gives_the_same_journeys(tmp_path, fmt, sample_events):
-    frame = pl.read_csv(sample_events)
-    path = tmp_path / f"events.{fmt}"
-    if fmt == "csv":
-        frame.write_csv(path)
-    elif fmt == "csv.gz":
-        path.write_bytes(gzip.compress(frame.write_csv().encode()))
-    elif fmt == "parquet":
-        frame.write_parquet(path)
-    else:
-        frame.write_ndjson(path)
-    j = at.load_journeys(path)
-    ref = at.load_journeys(sample_events)
-    assert np.array_equal(j.codes, ref.codes) and np.array_equal(j.value, ref.value)
+event_rows = st.lists(
+    st.tuples(
+        st.integers(0, 4),  # customer
+        st.integers(0, 60 * 24 * 90),  # minutes
+        st.sampled_from(["a", "b", "c", "d", None]),  # channel, None = conversion
+        st.floats(0, 500, allow_nan=False),
+    ),
+    min_size=1,
+    max_size=40,
+)
 
 
-def test_pandas_frames_are_accepted():
-    pd = pytest.importorskip("pandas")
-    pytest.importorskip("pyarrow")
-    frame = pd.DataFrame(
+def _frame(rows):
+    return pl.DataFrame(
         {
-            "customer_id": ["u", "u"],
-            "timestamp": ["2024-01-01", "2024-01-02"],
-            "channel": ["a", None],
-            "event": ["touch", "conversion"],
-            "value": [None, 3.0],
+            "customer_id": [f"u{r[0]}" for r in rows],
+            "timestamp": [r[1] * 60_000_000 for r in rows],
+            "channel": [r[2] for r in rows],
+            "event": ["conversion" if r[2] is None else "touch" for r in rows],
+            "value": [r[3] if r[2] is None else None for r in rows],
         }
+    ).with_columns(pl.col("timestamp").cast(pl.Datetime("us")))
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=event_rows,
+    lookback=st.sampled_from([None, 1.0, 7.0, 30.0]),
+    collapse=st.booleans(),
+    max_touches=st.sampled_from([None, 1, 3]),
+)
+def test_builder_keeps_every_conversion(rows, lookback, collapse, max_touches):
+    frame = _frame(rows)
+    j = at.build_journeys(
+        at.read_events(frame),
+        lookback_days=lookback,
+        collapse_repeats=collapse,
+        max_touches=max_touches,
     )
-    assert paths_of(at.load_journeys(frame)) == [(["a"], 1, 3)]
+    n_conv = sum(r[2] is None for r in rows)
+    value = sum(r[3] for r in rows if r[2] is None)
+    assert j.total_conversions + j.unattributed.conversions == n_conv
+    assert j.total_value + j.unattributed.value == pytest.approx(value)
+    assert (j.lengths >= 1).all()
+    if j.has_times and lookback is not None and j.n_touches:
+        assert j.days_before.max() <= lookback
 
 
-def test_paths_table_is_detected_and_read(tmp_path):
-    path = write_csv(
-        tmp_path / "paths.csv",
-        """path;total_conversions;total_conversion_value;total_null
-        a > b;2;20;1
-        b;0;0;3""",
-    )
-    j = at.load_journeys(path, delimiter=";")
-    assert not j.has_times
-    assert paths_of(j) == [(["a", "b"], 2, 20), (["b"], 0, 0)]
-    assert j.nulls.tolist() == [1, 3]
-
-
-def test_paths_table_round_trips_through_to_paths_table(sample_events, tmp_path):
-    j = at.load_journeys(sample_events)
-    out = tmp_path / "p.csv"
-    j.to_paths_table().write_csv(out)
-    back = at.load_journeys(out)
-    assert back.total_conversions == j.total_conversions
-    assert back.total_value == pytest.approx(j.total_value)
-    assert back.total_nulls == j.total_nulls
-    a = at.attribute(j.drop_times(), ["linear"]).credits
-    b = at.attribute(back, ["linear"]).credits
-    assert a["conversions"].to_list() == pytest.approx(b["conversions"].to_list())
-
-
-def test_aggregate_sums_identical_paths():
-    j = at.Journeys.from_paths([["a", "b"], ["b"], ["a", "b"]], [1, 0, 0], [5, 0, 0], [0, 1, 1])
-    agg = j.aggregate()
-    assert paths_of(agg) == [(["b"], 0, 0), (["a", "b"], 1, 5)]
-    assert agg.nulls.tolist() == [1, 1]
-
-
-def test_csv_columns_are_not_inferred_from_the_first_rows_only(tmp_path):
-    # The first 10,000 rows look like integer ids and integer values; later
-    # rows have a text id, an id with a leading zero and a decimal value.
-    rows = []
-    for i in range(1, 5001):
-        rows += [f"{i},2024-01-01,a,touch,", f"{i},2024-01-02,,conversion,12"]
-    rows += ["A17,2024-01-01,b,touch,", "A17,2024-01-02,,conversion,12.5"]
-    rows += ["07,2024-01-01,b,touch,", "07,2024-01-03,,conversion,1"]  # not customer 7
-    text = "customer_id,timestamp,channel,event,value\n" + "\n".join(rows)
-    path = write_csv(tmp_path / "e.csv", text)
-    j = at.load_journeys(path)
-    assert j.total_conversions == 5002 and j.total_value == 5000 * 12 + 12.5 + 1
-    assert j.n_rows == 5002
+@settings(max_examples=60, deadline=None)
+@given(rows=event_rows, seed=st.integers(0, 1000))
+def test_builder_ignores_input_row_order(rows, seed):
+    frame = _frame(rows)
+    shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed)
+    a = at.build_journeys(at.read_events(frame))
+    b = at.build_journeys(at.read_events(shuffled))
+    assert np.array_equal(a.codes, b.codes) and np.array_equal(a.offsets, b.offsets)
+    assert np.array_equal(a.value, b.value) and np.array_equal(a.days_before, b.days_before)

@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import io
-import json
-
 import polars as pl
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attribution.api import attribute
-from attribution.cli.main import cli
 from attribution.compare import MEASURES, compare
 from attribution.costs import TOTAL, join_costs
 from attribution.errors import InputError
 from attribution.journeys import Journeys
 from attribution.testing.strategies import journeys
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 @pytest.fixture
@@ -60,7 +51,7 @@ def test_share_is_the_default_and_models_can_be_chosen_in_order(credits):
 
 
 def test_sort_by_spread_puts_disagreement_first_and_total_last(credits):
-    costed = join_costs(credits, {"a": 5, "b": 10, "c": 1})
+    costed = join_costs(credits, {"a": 5, "b": 10, "c": 1}).table
     wide = compare(costed, "conversions", models=["first_touch", "last_touch"], sort="spread")
     # a: 1 vs 0 (spread 1), b: 1 vs 2 (spread 1), c: 0 vs 0
     assert wide["channel"].to_list() == ["a", "b", "c", TOTAL]
@@ -72,7 +63,7 @@ def test_sort_by_spread_puts_disagreement_first_and_total_last(credits):
 
 
 def test_null_values_are_ignored_by_min_and_max(credits):
-    costed = join_costs(credits, {"a": 0, "b": 10, "c": 1})
+    costed = join_costs(credits, {"a": 0, "b": 10, "c": 1}).table
     wide = compare(costed, "roas")
     a = wide.filter(pl.col("channel") == "a").row(0, named=True)
     assert (a["first_touch"], a["min"], a["max"], a["spread"]) == (None, None, None, None)
@@ -113,65 +104,6 @@ def test_min_max_bound_every_model(paths, measure):
     assert (wide["spread"].to_numpy() >= 0).all()
     # the wide table is the long one, rearranged
     assert wide["linear"].to_list() == result.wide(measure)["linear"].to_list()
-
-
-# -- command line ---------------------------------------------------------
-def test_cli_compare_table_has_models_and_spread(sample_events):
-    result = invoke("compare", sample_events, "-m", "linear", "-m", "last_touch")
-    assert result.exit_code == 0
-    lines = result.stdout.splitlines()
-    assert lines[0].split() == ["channel", "linear", "last_touch", "min", "max", "spread"]
-    shares = [float(line.split()[1]) for line in lines[2:]]
-    assert sum(shares) == pytest.approx(1.0, abs=0.01)
-    assert "attributed" in result.stderr
-
-
-def test_cli_compare_formats(sample_events, tmp_path):
-    args = ["compare", sample_events, "-m", "linear", "-m", "first_touch", "--measure", "value"]
-    csv = pl.read_csv(io.StringIO(invoke(*args, "--format", "csv").stdout))
-    assert csv.columns == ["channel", "linear", "first_touch", "min", "max", "spread"]
-    records = json.loads(invoke(*args, "--format", "json").stdout)
-    assert records == csv.to_dicts()
-    out = tmp_path / "compare.parquet"
-    invoke(*args, "-o", out)
-    parquet = pl.read_parquet(out)
-    assert parquet.schema["linear"] == pl.Float64
-    assert parquet["spread"].to_list() == pytest.approx(csv["spread"].to_list())
-
-
-def test_cli_compare_roas_with_costs_has_a_total_row(sample_events):
-    costs = sample_events.parent / "costs.csv"
-    result = invoke(
-        "compare",
-        sample_events,
-        "-m",
-        "linear",
-        "-m",
-        "last_touch",
-        "--costs",
-        costs,
-        "--measure",
-        "roas",
-        "--sort",
-        "spread",
-        "--format",
-        "csv",
-    )
-    frame = pl.read_csv(io.StringIO(result.stdout))
-    assert frame["channel"][-1] == TOTAL
-    spreads = frame["spread"].to_list()[:-1]
-    assert spreads == sorted(spreads, reverse=True)
-    # blended ROAS is the same for every model: all value over all cost
-    total = frame.row(frame.height - 1, named=True)
-    assert total["linear"] == pytest.approx(total["last_touch"])
-    assert total["spread"] == pytest.approx(0.0)
-
-
-@pytest.mark.parametrize("measure", ["roas", "roi", "cpa", "cost"])
-def test_cli_compare_cost_measure_without_costs_is_a_usage_error(sample_events, measure):
-    result = invoke("compare", sample_events, "--measure", measure)
-    assert result.exit_code == 2
-    assert f"--measure {measure} needs costs: add --costs FILE" in result.stderr
 
 
 def test_measures_are_the_ones_the_cli_offers():

@@ -2,39 +2,21 @@
 
 from __future__ import annotations
 
-import io
-import json
-import warnings
-
 import polars as pl
 import pytest
-from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from attribution.api import attribute
-from attribution.cli.main import cli
 from attribution.costs import (
     COST_COLUMNS,
     TOTAL,
-    UncostedChannelsWarning,
     join_costs,
     read_costs,
     uncosted_channels,
 )
 from attribution.errors import InputError
 from attribution.journeys import Journeys
-from tests.conftest import write_csv
-
-
-def invoke(*args):
-    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
-
-
-def quiet_join(credits, costs, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UncostedChannelsWarning)
-        return join_costs(credits, costs, **kwargs)
 
 
 def row(table: pl.DataFrame, model: str, channel: str) -> dict:
@@ -58,7 +40,7 @@ def worked():
         [["search"], ["social", "search"]], conversions=[2, 1], value=[100, 60]
     )
     result = attribute(journeys, ["last_touch", "linear"])
-    return join_costs(result.credits, {"search": 80, "social": 60})
+    return join_costs(result.credits, {"search": 80, "social": 60}).table
 
 
 def test_worked_example_cpa_roas_roi_exact(worked):
@@ -100,27 +82,28 @@ def test_totals_row_per_model_is_last_and_blended(worked):
 
 def test_no_totals_leaves_channels_only(worked):
     credits = worked.filter(pl.col("channel") != TOTAL).drop(COST_COLUMNS)
-    plain = join_costs(credits, {"search": 80, "social": 60}, totals=False)
+    plain = join_costs(credits, {"search": 80, "social": 60}, totals=False).table
     assert TOTAL not in plain["channel"].to_list()
     assert plain.height == 4
 
 
 def test_channel_with_cost_but_no_credit_gets_zero_credit():
     credits = attribute(Journeys.from_paths([["a"]], conversions=[2]), ["linear"]).credits
-    table = join_costs(credits, {"a": 10, "tv": 500})
+    table = join_costs(credits, {"a": 10, "tv": 500}).table
     tv = row(table, "linear", "tv")
     assert (tv["conversions"], tv["value"], tv["share"], tv["cost"]) == (0.0, 0.0, 0.0, 500.0)
     assert (tv["cpa"], tv["roas"], tv["roi"]) == (None, 0.0, -1.0)
     assert row(table, "linear", TOTAL)["cost"] == 510.0
 
 
-def test_channel_with_credit_but_no_cost_is_empty_and_warned():
+def test_channel_with_credit_but_no_cost_is_empty_and_named():
     credits = attribute(
         Journeys.from_paths([["a", "b"], ["c"]], conversions=[1, 1], value=[10, 30]), ["linear"]
     ).credits
-    with pytest.warns(UncostedChannelsWarning, match=r"\['b', 'c'\]") as caught:
-        table = join_costs(credits, {"a": 5})
-    assert caught[0].message.channels == ["b", "c"]
+    costed = join_costs(credits, {"a": 5})
+    assert costed.uncosted == ["b", "c"]
+    assert "no cost for channel(s) ['b', 'c']" in costed.warning()
+    table = costed.table
     for channel in ("b", "c"):
         metrics = row(table, "linear", channel)
         assert [metrics[c] for c in COST_COLUMNS] == [None] * 4
@@ -140,7 +123,7 @@ def test_zero_cost_and_zero_conversions_give_null_never_inf():
             "share": [1.0, 0.0, 0.0],
         }
     )
-    table = join_costs(credits, {"free": 0, "dud": 30, "both": 0})
+    table = join_costs(credits, {"free": 0, "dud": 30, "both": 0}).table
     free, dud, both = (row(table, "m", c) for c in ("free", "dud", "both"))
     assert (free["cpa"], free["roas"], free["roi"]) == (0.0, None, None)
     assert (dud["cpa"], dud["roas"], dud["roi"]) == (None, 0.0, -1.0)
@@ -160,14 +143,14 @@ def test_model_that_credits_nothing_keeps_share_null():
         },
         schema_overrides={"share": pl.Float64},
     )
-    table = join_costs(credits, {"a": 1, "b": 2})
+    table = join_costs(credits, {"a": 1, "b": 2}).table
     assert table["share"].to_list() == [None, None, None]
     assert table["cost"].to_list() == [1.0, 2.0, 3.0]
 
 
 def test_empty_credit_table_gives_empty_costed_table():
     empty = attribute(Journeys.from_paths([["a"]], conversions=[1]), ["linear"]).credits.clear()
-    table = quiet_join(empty, {"a": 1})
+    table = join_costs(empty, {"a": 1}).table
     assert table.height == 0
     assert table.columns == [*empty.columns, *COST_COLUMNS]
 
@@ -245,7 +228,7 @@ def credit_tables(draw):
 @given(credit_tables())
 def test_metrics_follow_their_formulas_and_are_never_inf_or_nan(case):
     credits, costs = case
-    table = quiet_join(credits, costs)
+    table = join_costs(credits, costs).table
     models = credits["model"].unique().to_list()
     channels = set(credits["channel"]) | set(costs)
     assert table.height == len(models) * (len(channels) + 1)
@@ -270,157 +253,8 @@ def test_metrics_follow_their_formulas_and_are_never_inf_or_nan(case):
         assert table[column].is_infinite().sum() == 0
 
 
-# -- command line ---------------------------------------------------------
-@pytest.fixture
-def small_input(tmp_path):
-    events = write_csv(
-        tmp_path / "e.csv",
-        """customer_id,timestamp,channel,event,value
-        u,2024-01-01,search,touch,
-        u,2024-01-02,,conversion,100
-        v,2024-01-01,social,touch,
-        v,2024-01-02,search,touch,
-        v,2024-01-03,,conversion,60
-        w,2024-01-01,email,touch,
-        w,2024-01-02,,conversion,40""",
-    )
-    costs = write_csv(
-        tmp_path / "costs.csv",
-        """Channel,Spend
-        search,80
-        social,0
-        tv,500""",
-    )
-    return events, costs
-
-
-def run_costed(small_input, *extra):
-    events, costs = small_input
-    return invoke(
-        "run",
-        events,
-        "-m",
-        "last_touch",
-        "--costs",
-        costs,
-        "--cost-channel-col",
-        "Channel",
-        "--cost-col",
-        "Spend",
-        *extra,
-    )
-
-
-def test_cli_run_costs_csv_has_plain_numbers_and_empty_cells(small_input):
-    result = run_costed(small_input, "--format", "csv")
-    assert result.exit_code == 0, result.output
-    assert "warning: no cost for channel(s) ['email']" in result.stderr
-    header, *lines = result.stdout.splitlines()
-    assert header == "model,channel,conversions,value,share,cost,cpa,roas,roi"
-    assert "inf" not in result.stdout.lower() and "nan" not in result.stdout.lower()
-    cells = {line.split(",")[1]: line.split(",")[2:] for line in lines}
-    # conversions, value, share, cost, cpa, roas, roi
-    assert cells["email"][:2] == ["1.0", "40.0"]
-    assert cells["email"][3:] == ["", "", "", ""]  # credit, no cost
-    assert cells["social"][3:] == ["0.0", "", "", ""]  # zero cost, zero credit
-    assert cells["tv"][:2] == ["0.0", "0.0"]  # cost, no credit
-    assert cells["tv"][4:] == ["", "0.0", "-1.0"]
-    assert cells["search"][3:] == ["80.0", "40.0", "2.0", "1.0"]
-    total = [float(v) for v in cells[TOTAL]]
-    assert total == pytest.approx([3, 200, 1, 580, 580 / 3, 200 / 580, (200 - 580) / 580])
-
-
-def test_cli_run_costs_json_and_parquet_have_nulls(small_input, tmp_path):
-    result = run_costed(small_input, "--format", "json")
-    doc = json.loads(result.stdout)
-    assert doc["uncosted_channels"] == ["email"]
-    social = next(r for r in doc["credits"] if r["channel"] == "social")
-    assert (social["cpa"], social["roas"], social["roi"]) == (None, None, None)
-    assert "Infinity" not in result.stdout and "NaN" not in result.stdout
-    out = tmp_path / "credit.parquet"
-    run_costed(small_input, "-o", out)
-    frame = pl.read_parquet(out)
-    assert all(frame.schema[c] == pl.Float64 for c in COST_COLUMNS)
-    assert frame.filter(pl.col("channel") == "social")["roas"].to_list() == [None]
-    assert frame.select(pl.col(pl.Float64).is_nan().any()).row(0) == (False,) * 7
-
-
-def test_cli_run_costs_table_and_no_totals(small_input):
-    table = run_costed(small_input).stdout
-    assert table.splitlines()[0].split() == [
-        "model",
-        "channel",
-        "conversions",
-        "value",
-        "share",
-        "cost",
-        "cpa",
-        "roas",
-        "roi",
-    ]
-    assert TOTAL in table
-    csv = run_costed(small_input, "--format", "csv", "--no-totals").stdout
-    assert TOTAL not in csv
-    assert pl.read_csv(io.StringIO(csv))["channel"].to_list() == ["email", "search", "social", "tv"]
-
-
-def test_cli_run_costs_xlsx_is_a_workbook(small_input, tmp_path):
-    import zipfile
-
-    out = tmp_path / "credit.xlsx"
-    result = run_costed(small_input, "-o", out)
-    assert result.exit_code == 0
-    with zipfile.ZipFile(out) as book:
-        strings = book.read("xl/sharedStrings.xml").decode()
-        sheet = book.read("xl/worksheets/sheet1.xml").decode()
-    for header in ("model", "channel", "cost", "cpa", "roas", "roi", TOTAL):
-        assert f">{header}<" in strings
-    assert "<v>80</v>" in sheet  # numbers stay numbers
-
-
-def test_cli_xlsx_without_xlsxwriter_names_the_extra(small_input, tmp_path, monkeypatch):
-    import sys
-
-    monkeypatch.setitem(sys.modules, "xlsxwriter", None)  # import now raises ImportError
-    out = tmp_path / "credit.xlsx"
-    result = run_costed(small_input, "-o", out)
-    assert result.exit_code == 1
-    assert "attribution-engine[xlsx]" in result.stderr
-    assert not out.exists()
-
-
-def test_cli_run_bad_costs_file_is_one_line_exit_1(small_input, tmp_path):
-    events, _ = small_input
-    bad = write_csv(tmp_path / "bad.csv", "channel,cost\nsearch,-1")
-    result = invoke("run", events, "--costs", bad)
-    assert result.exit_code == 1
-    assert result.stderr.strip().splitlines() == [
-        f"Error: file '{bad}': column 'cost' at row 1 is -1; expected a finite number >= 0"
-    ]
-
-
 def test_sample_costs_cover_every_sample_channel(sample_events):
     costs = read_costs(sample_events.parent / "costs.csv")
     effects = pl.read_csv(sample_events.parent / "channel_effects.csv")
     assert sorted(costs["channel"]) == sorted(effects["channel"])
     assert (costs["cost"] > 0).all()
-
-
-def test_output_never_overwrites_the_costs_file(tmp_path):
-    from click.testing import CliRunner
-
-    from attribution.cli.main import cli
-    from tests.conftest import ROOT
-
-    costs = tmp_path / "costs.csv"
-    costs.write_bytes((ROOT / "sample_data" / "costs.csv").read_bytes())
-    before = costs.read_bytes()
-    events = ROOT / "sample_data" / "events.csv"
-    for args in (["run", events, "-m", "linear"], ["compare", events, "-m", "linear"]):
-        result = CliRunner().invoke(
-            cli,
-            [*map(str, args), "--costs", str(costs), "-o", str(costs)],
-            catch_exceptions=False,
-        )
-        assert result.exit_code == 1 and "refusing to overwrite the input" in result.stderr
-    assert costs.read_bytes() == before

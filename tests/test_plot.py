@@ -75,7 +75,7 @@ def test_channels_sorted_by_mean_largest_first(credits, ax):
 
 
 def test_empty_cost_metrics_are_labelled_not_drawn(credits, ax):
-    costed = join_costs(credits, {"a": 10, "b": 0, "c": 20})  # roas of b divides by zero
+    costed = join_costs(credits, {"a": 10, "b": 0, "c": 20}).table  # roas of b divides by zero
     plot_credits(costed, "roas", ax=ax)
     ticks = [t.get_text() for t in ax.get_yticklabels()]
     assert "(total)" not in ticks

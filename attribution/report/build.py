@@ -8,23 +8,19 @@ have none); :func:`attribution.report.render` then only renders.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from attribution.api import ModelRun, attribute, run_model
+from attribution.api import ModelRun, ModelSpec, attribute, run_model
 from attribution.capabilities import HasTransitions
-from attribution.costs import UncostedChannelsWarning, join_costs
+from attribution.costs import join_costs
 from attribution.errors import AttributionError
-from attribution.io import Source, _atomic_write
 from attribution.journeys import Journeys
 from attribution.kpis import compute_kpis
 from attribution.registry import get_registry
 from attribution.report.document import render
-
-if TYPE_CHECKING:
-    from attribution.model import Model
+from attribution.sinks import write_output
+from attribution.sources import Source
 
 __all__ = ["graph_run", "render_report", "write_report"]
 
@@ -61,7 +57,7 @@ def graph_run(journeys: Journeys) -> tuple[ModelRun | None, str | None]:
 
 def render_report(
     journeys: Journeys,
-    models: Sequence[str | Model] | None = None,
+    models: Sequence[ModelSpec] | None = None,
     *,
     costs: Source | Mapping[str, float] | None = None,
     channel_kinds: Mapping[str, str] | None = None,
@@ -96,13 +92,8 @@ def render_report(
     notes: dict[str, list[str]] = {}
     costed = None
     if costs is not None:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            costed = join_costs(result.credits, costs)
-        # the page names the uncosted channels from the table itself; other warnings are notes
-        notes["costs"] = [
-            str(w.message) for w in caught if not isinstance(w.message, UncostedChannelsWarning)
-        ]
+        # the page names the uncosted channels from the table itself
+        costed = join_costs(result.credits, costs).table
     graph = None
     if models is not None and not any(isinstance(r.model, HasTransitions) for r in result.runs):
         graph, reason = graph_run(journeys)
@@ -114,7 +105,7 @@ def render_report(
 def write_report(
     output: str | os.PathLike[str],
     journeys: Journeys,
-    models: Sequence[str | Model] | None = None,
+    models: Sequence[ModelSpec] | None = None,
     *,
     inputs: tuple[str | os.PathLike[str], ...] = (),
     **options: Any,
@@ -124,9 +115,4 @@ def write_report(
     ``inputs`` are files the report must never overwrite; ``options`` go to
     :func:`render_report`.
     """
-    text = render_report(journeys, models, **options)
-
-    def write(path: Path) -> None:
-        path.write_text(text, encoding="utf-8")
-
-    _atomic_write(Path(output), write, tuple(Path(i) for i in inputs))
+    write_output(render_report(journeys, models, **options), output, "html", inputs=inputs)

@@ -16,7 +16,7 @@ import polars as pl
 
 from attribution.api import AttributionResult, ModelRun, wide_credits
 from attribution.capabilities import HasRemovalEffects, HasTransitions
-from attribution.costs import TOTAL, UncostedChannelsWarning
+from attribution.costs import TOTAL, CostedCredits
 from attribution.kpis import KPIs, format_kpi
 from attribution.report import charts
 from attribution.report.graph import (
@@ -57,7 +57,7 @@ _LABELS = {
 
 
 def _static(name: str) -> str:
-    return files("attribution.report").joinpath("static", name).read_text(encoding="utf-8")
+    return files("attribution.report").joinpath("static").joinpath(name).read_text(encoding="utf-8")
 
 
 @dataclass
@@ -234,7 +234,7 @@ def _section_costs(page: _Page) -> str:
     uncosted = frame.filter(pl.col("cost").is_null() & (pl.col("channel") != TOTAL))
     if uncosted.height:
         channels = sorted(uncosted["channel"].unique().to_list())
-        page.note("costs", str(UncostedChannelsWarning(channels)))
+        page.note("costs", str(CostedCredits(frame, channels).warning()))
     labels = frame["model"].unique(maintain_order=True).to_list()
     cost = frame.select("channel", "cost").unique("channel", maintain_order=True)
     tables = []

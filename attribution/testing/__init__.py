@@ -61,10 +61,10 @@ from attribution.api import run_model
 from attribution.arrays import csr_offsets
 from attribution.constraints import check_params
 from attribution.errors import ModelError, NeedsTimesError
-from attribution.io import dumps
 from attribution.journeys import Journeys
 from attribution.model import Model, Param
 from attribution.registry import Registry, get_registry
+from attribution.sinks import dumps
 from attribution.spec import convert_param, make_model, parse_spec
 
 __all__ = [

@@ -1,10 +1,12 @@
-"""Reading event and paths files into frames, and writing tables whole or not at all."""
+"""Reading event and paths files, and frames, into validated polars frames.
+
+Files are read through one table, :data:`READERS`, from a file's extension to
+its reader; a new input format is one entry there.
+"""
 
 from __future__ import annotations
 
-import json
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,19 +14,21 @@ from typing import Any
 
 import polars as pl
 
-from attribution.errors import InputError, OutputError
+from attribution.errors import InputError
 
 __all__ = [
+    "READERS",
     "EventColumns",
     "Source",
+    "describe",
+    "first_row",
     "is_paths_frame",
     "read_events",
     "read_frame",
     "read_paths",
+    "require_columns",
     "scan_events",
     "scan_frame",
-    "write_json",
-    "write_table",
 ]
 
 Source = str | os.PathLike | pl.DataFrame | pl.LazyFrame | Any
@@ -59,28 +63,77 @@ class EventColumns:
 
 
 # -- files ----------------------------------------------------------------
-def _describe(source: Source) -> str:
+def describe(source: Source) -> str:
+    """How error messages name ``source``: ``file '<path>'`` or ``input frame``."""
     if isinstance(source, (str, os.PathLike)):
         return f"file '{os.fspath(source)}'"
     return "input frame"
 
 
-def _suffixes(path: Path) -> list[str]:
-    return [s.lower() for s in path.suffixes]
+@dataclass(frozen=True)
+class ReadOptions:
+    """What a reader is asked for besides the path."""
+
+    delimiter: str | None = None
+    text_columns: tuple[str, ...] = ()  # CSV columns read as text, not inferred
+    gzip: bool = False  # the file ends in .gz (only readers in COMPRESSIBLE see this)
+
+
+Reader = Callable[[Path, ReadOptions], pl.LazyFrame]
+
+
+def _csv(separator: str) -> Reader:
+    def read(path: Path, options: ReadOptions) -> pl.LazyFrame:
+        sep = options.delimiter or separator
+        overrides = dict.fromkeys(options.text_columns, pl.String)
+        if options.gzip:  # scan_csv cannot read compressed files; read_csv decompresses
+            return pl.read_csv(
+                path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+            ).lazy()
+        return pl.scan_csv(
+            path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+        )
+
+    return read
+
+
+def _json_records(path: Path, options: ReadOptions) -> pl.LazyFrame:
+    try:
+        return pl.read_json(path).lazy()
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(
+            f"{describe(path)} cannot be read as a JSON array of records: {exc}"
+        ) from exc
+
+
+READERS: dict[str, Reader] = {
+    ".csv": _csv(","),
+    ".txt": _csv(","),
+    ".tsv": _csv("\t"),
+    ".parquet": lambda path, options: pl.scan_parquet(path),
+    ".pq": lambda path, options: pl.scan_parquet(path),
+    ".ndjson": lambda path, options: pl.scan_ndjson(path),
+    ".jsonl": lambda path, options: pl.scan_ndjson(path),
+    ".json": _json_records,  # an array of records
+}
+"""Every input file format, by extension (lower case)."""
+
+COMPRESSIBLE = (".csv", ".txt", ".tsv")
+"""Extensions whose files may also be gzip-compressed (``.csv.gz``)."""
 
 
 def scan_frame(
     source: Source, *, delimiter: str | None = None, text_columns: tuple[str, ...] = ()
 ) -> pl.LazyFrame:
-    """Any supported source as a LazyFrame (gzip CSV is read eagerly).
+    """Any supported source as a LazyFrame (gzip CSV and JSON are read eagerly).
 
-    Files: ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``), ``.parquet``/``.pq``,
-    ``.ndjson``/``.jsonl``. Frames: polars or pandas. ``text_columns`` of a CSV
-    are read as text, not inferred: ids keep leading zeros, and a value column
-    whose first rows look like integers still reads ``12.5`` further down (our
-    own checks then name any row that is not a number).
+    Files: those in :data:`READERS` (``.csv``/``.tsv``/``.txt``, optionally
+    ``.gz``, ``.parquet``/``.pq``, ``.ndjson``/``.jsonl``, ``.json``). Frames:
+    polars or pandas. ``text_columns`` of a CSV are read as text, not
+    inferred: ids keep leading zeros, and a value column whose first rows look
+    like integers still reads ``12.5`` further down (our own checks then name
+    any row that is not a number).
     """
-    overrides = {c: pl.String for c in text_columns}
     if isinstance(source, pl.LazyFrame):
         return source
     if isinstance(source, pl.DataFrame):
@@ -100,31 +153,21 @@ def scan_frame(
     path = Path(source)
     if not path.is_file():
         raise InputError(f"file '{path}' does not exist")
-    suffixes = _suffixes(path)
+    suffixes = [s.lower() for s in path.suffixes]
     gz = bool(suffixes) and suffixes[-1] == ".gz"
     kind = suffixes[-2] if gz and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    reader = READERS.get(kind)
+    if reader is None:
+        raise InputError(
+            f"file '{path}': unknown format '{''.join(suffixes) or '(no extension)'}'; "
+            f"expected one of {list(READERS)}, CSV also gzip-compressed (.csv.gz)"
+        )
+    if gz and kind not in COMPRESSIBLE:
+        raise InputError(f"file '{path}': only CSV files may be gzip-compressed")
     try:
-        if kind in (".csv", ".tsv", ".txt"):
-            sep = delimiter or ("\t" if kind == ".tsv" else ",")
-            if gz:  # scan_csv cannot read compressed files; read_csv decompresses
-                return pl.read_csv(
-                    path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
-                ).lazy()
-            return pl.scan_csv(
-                path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
-            )
-        if gz:
-            raise InputError(f"file '{path}': only CSV files may be gzip-compressed")
-        if kind in (".parquet", ".pq"):
-            return pl.scan_parquet(path)
-        if kind in (".ndjson", ".jsonl"):
-            return pl.scan_ndjson(path)
+        return reader(path, ReadOptions(delimiter, text_columns, gz))
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"file '{path}' cannot be read: {exc}") from exc
-    raise InputError(
-        f"file '{path}': unknown format '{''.join(suffixes) or '(no extension)'}'; "
-        "expected .csv, .csv.gz, .tsv, .parquet or .ndjson/.jsonl"
-    )
 
 
 def read_frame(source: Source, *, delimiter: str | None = None) -> pl.DataFrame:
@@ -132,7 +175,7 @@ def read_frame(source: Source, *, delimiter: str | None = None) -> pl.DataFrame:
     try:
         frame = scan_frame(source, delimiter=delimiter).collect()
     except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{_describe(source)} cannot be read: {exc}") from exc
+        raise InputError(f"{describe(source)} cannot be read: {exc}") from exc
     return frame
 
 
@@ -141,13 +184,15 @@ def is_paths_frame(columns: list[str]) -> bool:
     return all(c in columns for c in PATHS_COLUMNS)
 
 
-def _require(columns: list[str], wanted: dict[str, str], where: str) -> None:
+def require_columns(columns: list[str], wanted: dict[str, str], where: str) -> None:
+    """Raise naming the first column of ``wanted`` (role -> name) not in ``columns``."""
     for role, name in wanted.items():
         if name not in columns:
             raise InputError(f"{where}: missing {role} column '{name}'; columns found: {columns}")
 
 
-def _first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
+def first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
+    """The smallest ``_row`` of ``frame`` where ``mask`` holds, or None."""
     hit = frame.lazy().filter(mask).select(pl.col("_row").min()).collect().item()
     return None if hit is None else int(hit)
 
@@ -166,7 +211,8 @@ def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> p
         if unit is None:
             raise InputError(
                 f"{where}: time column '{name}' holds numbers ({dtype}); "
-                f"state their epoch unit with --time-unit ({'|'.join(TIME_UNITS)})"
+                f"state their epoch unit with time_unit ({'|'.join(TIME_UNITS)})",
+                setting="time_unit",
             )
         if unit not in TIME_UNITS:
             raise InputError(f"unknown time unit '{unit}'; expected one of {list(TIME_UNITS)}")
@@ -209,7 +255,7 @@ def _normalise(
         need["channel"] = cols.channel
         if conversion_event is not None:
             need["event"] = cols.event
-    _require(names, need, where)
+    require_columns(names, need, where)
     if all_conversions:
         is_conv = pl.lit(True)
         channel = pl.lit(None, dtype=pl.String)
@@ -237,7 +283,7 @@ def _normalise(
         if not all_conversions and conversion_event is None:  # touches only: no conversion here
             location = pl.lit(None, dtype=pl.String)
         else:
-            _require(names, {"conversion channel": cols.conversion_channel}, where)
+            require_columns(names, {"conversion channel": cols.conversion_channel}, where)
             location = pl.col(cols.conversion_channel).cast(pl.String).str.strip_chars()
         extra.append(location.alias("conversion_channel"))
     return lazy.with_row_index("_row", offset=1).select(
@@ -255,30 +301,36 @@ def _normalise(
 
 def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFrame:
     """Raise on the first offending row of each kind; return the clean frame."""
-    checks: list[tuple[pl.Expr, Callable[[int], str]]] = [
+    # (rows that break the rule, the message naming the first one, the setting it points at)
+    checks: list[tuple[pl.Expr, Callable[[int], str], str | None]] = [
         (
             pl.col("customer").is_null(),
             lambda r: f"column '{cols.customer}' is empty at row {r}",
+            None,
         ),
         (
             pl.col("_raw_time").is_null(),
             lambda r: f"column '{cols.time}' is empty at row {r}",
+            None,
         ),
         (
             pl.col("time").is_null(),
             lambda r: (
                 f"column '{cols.time}': cannot read the timestamp at row {r} "
                 f"({frame['_raw_time'][r - frame['_row'][0]]!r}); expected ISO-8601 "
-                "like 2024-05-01T13:45:00Z, a datetime, or epoch numbers with --time-unit"
+                "like 2024-05-01T13:45:00Z, a datetime, or epoch numbers with time_unit"
             ),
+            "time_unit",
         ),
         (
             ~pl.col("is_conversion") & (pl.col("channel").is_null() | (pl.col("channel") == "")),
             lambda r: f"column '{cols.channel}': the touch at row {r} has no channel",
+            None,
         ),
         (
             pl.col("is_conversion") & pl.col("_raw_value").is_null(),
             lambda r: f"column '{cols.value}': the conversion at row {r} has no value",
+            None,
         ),
         (
             pl.col("is_conversion") & pl.col("value").is_null(),
@@ -286,6 +338,7 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
                 f"column '{cols.value}': cannot read the value at row {r} "
                 f"({frame['_raw_value'][r - frame['_row'][0]]!r}) as a number"
             ),
+            None,
         ),
         (
             pl.col("is_conversion") & (~pl.col("value").is_finite() | (pl.col("value") < 0)),
@@ -293,12 +346,13 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
                 f"column '{cols.value}': the conversion at row {r} has value "
                 f"{frame['value'][r - frame['_row'][0]]}; expected a finite number >= 0"
             ),
+            None,
         ),
     ]
-    for mask, message in checks:
-        row = _first_row(frame, mask)
+    for mask, message, setting in checks:
+        row = first_row(frame, mask)
         if row is not None:
-            raise InputError(f"{where}: {message(row)}")
+            raise InputError(f"{where}: {message(row)}", setting=setting)
     return frame.drop("_raw_time", "_raw_value")
 
 
@@ -324,7 +378,7 @@ def scan_events(
     lazy = scan_frame(source, delimiter=delimiter, text_columns=text)
     return _normalise(
         lazy,
-        _describe(source),
+        describe(source),
         cols,
         conversion_event=conversion_event,
         all_conversions=conversions_only,
@@ -354,7 +408,7 @@ def read_events(
         Naming the file, the column and the first offending row.
     """
     cols = columns or EventColumns()
-    where = _describe(source)
+    where = describe(source)
     lazy = scan_events(
         source,
         columns=cols,
@@ -380,10 +434,10 @@ def read_paths(
     ``total_conversion_value`` defaults to the conversions, ``total_null`` to 0.
     Spaces around channel names are stripped; empty path rows are an error.
     """
-    where = _describe(source)
+    where = describe(source)
     frame = read_frame(source, delimiter=delimiter)
     names = frame.columns
-    _require(names, {"path": "path", "conversions": "total_conversions"}, where)
+    require_columns(names, {"path": "path", "conversions": "total_conversions"}, where)
     numeric = {
         "total_conversions": "conversions",
         "total_conversion_value": "value",
@@ -401,7 +455,7 @@ def read_paths(
     frame = frame.select(out)
     for col, alias in numeric.items():
         source_col = col if col in names else "total_conversions"
-        row = _first_row(
+        row = first_row(
             frame, pl.col(alias).is_null() | ~pl.col(alias).is_finite() | (pl.col(alias) < 0)
         )
         if row is not None:
@@ -411,7 +465,7 @@ def read_paths(
     frame = frame.with_columns(
         channels=pl.col("path").str.split(path_sep).list.eval(pl.element().str.strip_chars())
     )
-    row = _first_row(
+    row = first_row(
         frame,
         pl.col("path").is_null() | pl.col("channels").list.eval(pl.element() == "").list.any(),
     )
@@ -421,126 +475,3 @@ def read_paths(
             f"(separator '{path_sep}')"
         )
     return frame.select("_row", "channels", "conversions", "value", "nulls")
-
-
-# -- writing --------------------------------------------------------------
-def _atomic_write(path: Path, write: Callable[[Path], None], inputs: tuple[Path, ...]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    target = path.resolve()
-    for src in inputs:
-        if src.exists() and src.resolve() == target:
-            raise OutputError(f"refusing to overwrite the input file '{path}'")
-    folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        # mkstemp makes the file private (0600); give it the mode a plain open would
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-FORMATS = ("table", "csv", "json", "parquet", "xlsx")
-_EXTENSIONS = {
-    ".csv": "csv",
-    ".json": "json",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-    ".xlsx": "xlsx",  # needs the [xlsx] extra (xlsxwriter)
-}
-
-
-def format_for(output: str | os.PathLike | None, fmt: str | None) -> str:
-    """The format to write: the one asked for, else the output's extension, else table."""
-    if fmt:
-        return fmt
-    if output is None:
-        return "table"
-    ext = Path(output).suffix.lower()
-    if ext not in _EXTENSIONS:
-        raise OutputError(
-            f"cannot tell the format of '{output}' from its extension; "
-            f"use --format ({'|'.join(f for f in FORMATS if f != 'table')}) "
-            f"or one of {sorted(_EXTENSIONS)}"
-        )
-    return _EXTENSIONS[ext]
-
-
-def write_table(
-    frame: pl.DataFrame,
-    output: str | os.PathLike,
-    fmt: str,
-    *,
-    inputs: tuple[str | os.PathLike, ...] = (),
-    json_payload: Callable[[], Any] | None = None,
-) -> None:
-    """Write ``frame`` as csv, parquet or json, whole or not at all.
-
-    For json, ``json_payload`` (when given) builds the document instead of the
-    plain list of records.
-    """
-    path = Path(output)
-    ins = tuple(Path(p) for p in inputs)
-    if fmt == "csv":
-        _atomic_write(path, lambda p: frame.write_csv(p), ins)
-    elif fmt == "parquet":
-        _atomic_write(path, lambda p: frame.write_parquet(p), ins)
-    elif fmt == "json":
-        doc = json_payload() if json_payload else frame.to_dicts()
-        write_json(doc, path, inputs=inputs)
-    elif fmt == "xlsx":
-        _atomic_write(path, lambda p: _write_xlsx(frame, p), ins)
-    else:
-        raise OutputError(
-            f"cannot write format '{fmt}' to a file; expected csv, json, parquet or xlsx"
-        )
-
-
-def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
-    """One worksheet with a header row; nulls are empty cells, numbers stay numbers."""
-    try:
-        import xlsxwriter  # noqa: F401  (polars' write_excel needs it)
-    except ImportError as exc:
-        raise OutputError(
-            "xlsx output needs xlsxwriter, which is not installed; "
-            "install the xlsx extra: pip install 'attribution-engine[xlsx]'"
-        ) from exc
-    # float_precision only sets the cells' display format; the stored values are exact
-    frame.write_excel(path, worksheet="data", autofit=True, float_precision=4)
-
-
-def write_json(doc: Any, output: str | os.PathLike, *, inputs: tuple = ()) -> None:
-    """Write a JSON document atomically (floats that are NaN become null)."""
-
-    def dump(p: Path) -> None:
-        with open(p, "w", encoding="utf-8") as fh:
-            json.dump(_jsonable(doc), fh, indent=2)
-            fh.write("\n")
-
-    _atomic_write(Path(output), dump, tuple(Path(i) for i in inputs))
-
-
-def _jsonable(doc: Any) -> Any:
-    if isinstance(doc, float) and doc != doc:  # NaN
-        return None
-    if isinstance(doc, float) and doc in (float("inf"), float("-inf")):
-        return None
-    if isinstance(doc, dict):
-        return {k: _jsonable(v) for k, v in doc.items()}
-    if isinstance(doc, (list, tuple)):
-        return [_jsonable(v) for v in doc]
-    if hasattr(doc, "item"):  # numpy scalar
-        return _jsonable(doc.item())
-    return doc
-
-
-def dumps(doc: Any) -> str:
-    """JSON text of ``doc`` as written by :func:`write_json`."""
-    return json.dumps(_jsonable(doc), indent=2)
