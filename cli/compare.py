@@ -5,10 +5,12 @@ from __future__ import annotations
 import click
 
 from attribution.cli.options import (
+    add_intervals,
     cost_options,
     costed_credits,
     emit,
     input_options,
+    interval_options,
     measure_option,
     model_option,
     output_options,
@@ -17,6 +19,7 @@ from attribution.cli.options import (
 )
 from attribution.compare import compare
 from attribution.costs import COST_COLUMNS
+from attribution.intervals import compact_table, cost_intervals
 
 # decimals in the text table: ratios need more than money does
 _DIGITS = {"share": 3, "roas": 3, "roi": 3}
@@ -34,24 +37,43 @@ _DIGITS = {"share": 3, "roas": 3, "roi": 3}
     show_default=True,
     help="Row order: by channel, or largest disagreement between models first.",
 )
+@interval_options
+@click.option(
+    "--baseline",
+    metavar="MODEL",
+    help="With --intervals: the model whose intervals the others are held against "
+    "(default: the first).",
+)
 @output_options
-def command(inputs, models, costs, measure, sort, fmt, output) -> None:
+def command(inputs, models, costs, measure, sort, intervals, baseline, fmt, output) -> None:
     """Compare models on INPUT: channels as rows, one column per model.
 
     The columns min, max and spread (max - min) show per channel how far the
     models disagree. With --costs a '(total)' row gives the blended figures.
     Every format writes this wide table (json: one record per channel).
+
+    With --intervals N each model column is followed by <model>_lo and
+    <model>_hi, and `differs` lists the models whose interval does not
+    overlap the baseline model's; `few_conversions` flags channels that
+    fewer than 30 conversions touch.
     """
     if measure in COST_COLUMNS and costs is None:
         raise click.UsageError(f"--measure {measure} needs costs: add --costs FILE")
-    result = run_models(inputs, models)
+    if baseline is not None and intervals is None:
+        raise click.UsageError("--baseline goes with --intervals N")
+    result = add_intervals(run_models(inputs, models), intervals)
     credits = result.credits
     if costs is not None:
         credits, _ = costed_credits(result, costs)
-    wide = compare(credits, measure, sort=sort)
+        if intervals is not None:
+            credits = cost_intervals(credits)
+    wide = compare(credits, measure, sort=sort, baseline=baseline)
+    digits = _DIGITS.get(measure, 2)
     emit(
         wide,
         fmt=fmt,
         output=output,
-        table=lambda: render_table(wide, digits=_DIGITS.get(measure, 2)),
+        table=lambda: render_table(
+            compact_table(wide, digits) if intervals is not None else wide, digits=digits
+        ),
     )
