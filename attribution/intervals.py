@@ -512,12 +512,24 @@ class _Plan:
         return _reweighted(journeys, conv, value, nulls)
 
 
+# Derived arrays of a Journeys that depend on its offsets alone: a replicate
+# shares the offsets, so it can share these too instead of recomputing them.
+_STRUCTURE = ("lengths", "row_of_touch", "position")
+
+
 def _reweighted(base: Journeys, conv: np.ndarray, value: np.ndarray, nulls: np.ndarray) -> Journeys:
-    """``base`` with new counts, without the rows that now stand for nothing
-    (a customer drawn zero times is not in the replicate)."""
+    """``base`` with new counts: the replicate.
+
+    A customer drawn zero times keeps its rows with zero counts; the model
+    contract weighs rows by their counts, so such a row counts for nothing
+    (every built-in model gives the same credit with and without them, which
+    tests/test_intervals.py checks), and no rows are copied.
+    """
     rep = replace(base, conversions=conv, value=value, nulls=nulls)
-    keep = (conv != 0) | (nulls != 0) | (value != 0)
-    return rep if bool(keep.all()) else rep.select(keep)
+    for name in _STRUCTURE:  # what cached_property stores, put there ahead of time
+        if name in base.__dict__:
+            rep.__dict__[name] = base.__dict__[name]
+    return rep
 
 
 def _distinct_paths(journeys: Journeys) -> tuple[Journeys, np.ndarray]:
@@ -652,20 +664,26 @@ def _rescale(shares: np.ndarray, conv_total: float, value_total: float) -> np.nd
 def _percentile(
     samples: np.ndarray, alpha: float, point: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile bounds (order statistics, no interpolation) of each column,
-    widened to contain the point estimate; NaN where no replicate counts."""
+    """Percentile bounds of each column, widened to contain the point estimate;
+    NaN where no replicate counts.
+
+    The bounds are the k-th smallest and the k-th largest of the B replicates,
+    ``k = floor((B + 1) * alpha)`` (at least 1): order statistics, so any
+    monotone function of the credit (CPA, ROAS, ROI) has as bounds the
+    function of these, and the rule is the same from either end, so a
+    decreasing function (CPA) picks the same replicates too.
+    """
     if samples.shape[1] == 0:
         return np.zeros(0), np.zeros(0)
-    valid = ~np.isnan(samples[:, 0])
-    if not valid.any():
+    kept = samples[~np.isnan(samples[:, 0])]
+    b = len(kept)
+    if b == 0:
         nan = np.full(samples.shape[1], np.nan)
         return nan, nan.copy()
-    kept = samples[valid]
-    # Efron & Tibshirani's percentile interval: the B*alpha-th and
-    # B*(1 - alpha)-th of the B sorted replicates (numpy's inverted CDF).
-    lo = np.quantile(kept, alpha, axis=0, method="inverted_cdf")
-    hi = np.quantile(kept, 1.0 - alpha, axis=0, method="inverted_cdf")
-    return np.minimum(lo, point), np.maximum(hi, point)
+    # The epsilon keeps (1 - 0.9) / 2 = 0.04999... from losing an order statistic.
+    k = min(max(math.floor((b + 1) * alpha + 1e-9), 1), b)
+    ordered = np.sort(kept, axis=0)
+    return np.minimum(ordered[k - 1], point), np.maximum(ordered[b - k], point)
 
 
 def _share(conversions: np.ndarray, total: float) -> np.ndarray:
