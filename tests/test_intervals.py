@@ -330,3 +330,13 @@ def test_zero_count_rows_leave_every_builtin_model_unchanged(small):
     assert kept["model"].n_unique() >= 8
     for m in ("conversions", "value"):
         assert kept[m].to_list() == pytest.approx(without[m].to_list(), rel=1e-9, abs=1e-9)
+
+
+def test_the_benchmark_runs_quickly():
+    from benchmarks import bench_intervals
+
+    out = bench_intervals.main(["--quick"])
+    table = out["coverage"]
+    assert set(table["model"]) == set(bench_intervals.builtin_models())
+    assert table["coverage"].is_between(0, 1).all()
+    assert out["speed-8-0"][1].seconds > 0
