@@ -214,6 +214,9 @@ def bootstrap(
     ----------
     Efron, B., Tibshirani, R. J. (1993). An Introduction to the Bootstrap.
     Chapman & Hall (ch. 13, the percentile interval).
+    Davison, A. C., Hinkley, D. V. (1997). Bootstrap Methods and their
+    Application. Cambridge University Press (5.2, the (B + 1) alpha order
+    statistics).
     Hanley, J. A., MacGibbon, B. (2006). Creating non-parametric bootstrap
     samples using Poisson frequencies. Computer Methods and Programs in
     Biomedicine 83(1), 57-62.
