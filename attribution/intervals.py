@@ -7,7 +7,8 @@ and nulls are redrawn as Poisson counts (the Poisson bootstrap of the
 journeys). Every model, plugins included, runs unchanged on each replicate
 through :func:`attribution.api.run_model`; models that do not need touch times
 run on the distinct paths (reweighted with one ``np.bincount`` per count),
-models that do on the journeys themselves (reweighted in place). The
+models that do on the journeys themselves (new counts, the same touch
+arrays). The
 percentile interval of the replicates' credit is the interval. See
 ``docs/intervals.md``.
 """
@@ -27,6 +28,7 @@ import numpy as np
 import polars as pl
 
 from attribution.arrays import csr_offsets, distinct_pairs
+from attribution.costs import TOTAL
 from attribution.errors import AttributionError
 from attribution.journeys import Journeys
 
@@ -59,10 +61,9 @@ COST_MEASURES = ("cpa", "roas", "roi")
 BOUND_COLUMNS = tuple(f"{m}_{end}" for m in MEASURES for end in ("lo", "hi"))
 """Columns the credit table gains: ``conversions_lo, conversions_hi, value_lo, ...``."""
 COST_BOUND_COLUMNS = tuple(f"{m}_{end}" for m in COST_MEASURES for end in ("lo", "hi"))
-FLAG_COLUMNS = ("touched_conversions", "few_conversions")
+FLAGS = ("touched_conversions", "few_conversions")
 
 METHOD = "percentile"
-_TOTAL = "(total)"  # attribution.costs.TOTAL, not imported: costs imports the IO layer
 
 # A pool is worth starting only when the replicates would take longer than this
 # in one thread (judged from the first replicate, which always runs in-process).
@@ -282,9 +283,7 @@ def compute_intervals(
         pl.concat(frames)
         .fill_nan(None)
         .join(touched, on="channel", how="left", maintain_order="left")
-        .with_columns(
-            pl.col("touched_conversions").fill_null(0.0),
-        )
+        .with_columns(pl.col("touched_conversions").fill_null(0.0))
         .with_columns(few_conversions=pl.col("touched_conversions") < settings.min_conversions)
     )
     return Intervals(
@@ -311,23 +310,34 @@ def cost_intervals(costed: pl.DataFrame) -> pl.DataFrame:
     exactly the percentile interval of the replicates' CPA, ROAS and ROI.
     As in ``join_costs`` a division by zero gives null (a CPA with
     ``conversions_lo = 0`` has no upper bound). A ``(total)`` row's
-    conversions and value are the model's fixed totals, so its bounds equal
-    its figures.
+    conversions and value are the model's fixed totals, and a channel that
+    has cost but no journey is credited nothing in any replicate, so the
+    bounds of both equal their figures (such a channel is flagged
+    ``few_conversions``: no conversion touches it).
     """
-    missing = [c for c in ("cost", *BOUND_COLUMNS) if c not in costed.columns]
+    missing = [c for c in ("cost", *BOUND_COLUMNS, *FLAGS) if c not in costed.columns]
     if missing:
         raise IntervalError(
             f"credit table: missing column(s) {missing}; join intervals and costs first"
         )
-    total = pl.col("channel") == _TOTAL
+    total = pl.col("channel") == TOTAL
+    # Rows join_costs added (the totals, and channels the journeys never touch)
+    # are the rows without the bootstrap's touched_conversions, always filled.
+    added = pl.col("touched_conversions").is_null()
     fixed = [
-        pl.when(total).then(pl.col(m)).otherwise(pl.col(f"{m}_{end}")).alias(f"{m}_{end}")
+        pl.when(added).then(pl.col(m)).otherwise(pl.col(f"{m}_{end}")).alias(f"{m}_{end}")
         for m in MEASURES
         for end in ("lo", "hi")
     ]
-    out = costed.with_columns(fixed)
-    if "few_conversions" in out.columns:
-        out = out.with_columns(pl.col("few_conversions").fill_null(False))
+    out = costed.with_columns(fixed).with_columns(
+        pl.when(~total)
+        .then(pl.col("touched_conversions").fill_null(0.0))
+        .alias("touched_conversions"),
+        pl.when(total)
+        .then(False)
+        .otherwise(pl.col("few_conversions").fill_null(True))
+        .alias("few_conversions"),
+    )
     cost = pl.col("cost")
 
     def per(num: pl.Expr, den: pl.Expr) -> pl.Expr:

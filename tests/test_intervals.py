@@ -201,6 +201,18 @@ def test_cost_bounds_are_the_replicates_own_percentiles(small):
     assert total["cpa_lo"] == total["cpa"] == total["cpa_hi"]
 
 
+def test_a_costed_channel_without_journeys_has_fixed_bounds_and_is_flagged(small):
+    credits = at.attribute(small, ["linear"], intervals=10).credits
+    with pytest.warns(UserWarning):
+        costed = cost_intervals(join_costs(credits, {"email": 50.0, "tv": 500.0}))
+    tv = costed.filter(pl.col("channel") == "tv").row(0, named=True)
+    assert (tv["conversions_lo"], tv["conversions_hi"], tv["share_hi"]) == (0.0, 0.0, 0.0)
+    assert tv["few_conversions"] is True and tv["touched_conversions"] == 0.0
+    assert tv["cpa_hi"] is None and tv["roas_hi"] == 0.0
+    total = costed.filter(pl.col("channel") == "(total)").row(0, named=True)
+    assert total["few_conversions"] is False and total["touched_conversions"] is None
+
+
 def bounds_frame(rows: list[tuple[str, str, float, float, float]]) -> pl.DataFrame:
     return pl.DataFrame(
         rows, schema=["model", "channel", "share", "share_lo", "share_hi"], orient="row"
