@@ -489,13 +489,14 @@ class _Plan:
         else:
             self.resampled = "journeys"
             self.n_units = journeys.n_journeys
-        self.paths: Journeys | None = None
+        self.paths: _Base | None = None
         self.path_c = self.path_n = np.zeros(0, dtype=np.int64)
         if paths:
-            self.paths, path_of_row = _distinct_paths(journeys)
+            distinct_paths, path_of_row = _distinct_paths(journeys)
+            self.paths = _Base(distinct_paths)
             self.path_c, self.path_n = path_of_row[self.ci], path_of_row[self.ni]
         # Models that need times see the journeys; those that do not, the paths.
-        self.journeys: Journeys | None = journeys if times else None
+        self.journeys: _Base | None = _Base(journeys) if times else None
 
     def draw(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Weights of the converting rows and of the null rows in one replicate."""
@@ -510,11 +511,11 @@ class _Plan:
     def on_paths(self, wc: np.ndarray, wn: np.ndarray) -> Journeys:
         paths = self.paths
         assert paths is not None
-        p = paths.n_rows
+        p = paths.journeys.n_rows
         conv = np.bincount(self.path_c, self.conv * wc, minlength=p)
         value = np.bincount(self.path_c, self.value * wc, minlength=p)
         nulls = np.bincount(self.path_n, self.nulls * wn, minlength=p)
-        return _reweighted(paths, conv, value, nulls)
+        return paths.with_counts(conv, value, nulls)
 
     def on_journeys(self, wc: np.ndarray, wn: np.ndarray) -> Journeys:
         journeys = self.journeys
@@ -522,27 +523,50 @@ class _Plan:
         conv, value, nulls = (np.zeros(self.n_rows) for _ in range(3))
         conv[self.ci], value[self.ci] = self.conv * wc, self.value * wc
         nulls[self.ni] = self.nulls * wn
-        return _reweighted(journeys, conv, value, nulls)
+        return journeys.with_counts(conv, value, nulls)
 
 
 # Derived arrays of a Journeys that depend on its offsets alone: a replicate
-# shares the offsets, so it can share these too instead of recomputing them.
+# shares the offsets, so it shares these too instead of recomputing them.
 _STRUCTURE = ("lengths", "row_of_touch", "position")
 
 
-def _reweighted(base: Journeys, conv: np.ndarray, value: np.ndarray, nulls: np.ndarray) -> Journeys:
-    """``base`` with new counts: the replicate.
+def _sharing_structure(rep: Journeys, base: Journeys) -> Journeys:
+    for name in _STRUCTURE:  # what cached_property would store, put there ahead of time
+        rep.__dict__[name] = getattr(base, name)
+    return rep
 
-    A customer drawn zero times keeps its rows with zero counts; the model
+
+class _Base:
+    """Journeys (or distinct paths) that replicates give new counts to.
+
+    A customer drawn zero times keeps its rows, with zero counts: the model
     contract weighs rows by their counts, so such a row counts for nothing
     (every built-in model gives the same credit with and without them, which
-    tests/test_intervals.py checks), and no rows are copied.
+    tests/test_intervals.py checks), and no row is copied.
     """
-    rep = replace(base, conversions=conv, value=value, nulls=nulls)
-    for name in _STRUCTURE:  # what cached_property stores, put there ahead of time
-        if name in base.__dict__:
-            rep.__dict__[name] = base.__dict__[name]
-    return rep
+
+    def __init__(self, journeys: Journeys) -> None:
+        self.journeys = journeys
+        self.conv_rows = np.flatnonzero(journeys.conversions > 0)
+        self.converting = journeys.select(self.conv_rows)
+        for name in _STRUCTURE:  # computed here, once, before any thread reads them
+            getattr(journeys, name)
+            getattr(self.converting, name)
+
+    def with_counts(self, conv: np.ndarray, value: np.ndarray, nulls: np.ndarray) -> Journeys:
+        """The replicate: the same rows and touches with these counts."""
+        base = self.journeys
+        rep = _sharing_structure(replace(base, conversions=conv, value=value, nulls=nulls), base)
+        # Journeys.converting, which most models ask for first: the replicate's
+        # converting rows are among the base's, so they are picked from those
+        # rather than from every row (the same rows, in the same order).
+        r = self.conv_rows
+        sub = replace(self.converting, conversions=conv[r], value=value[r], nulls=nulls[r])
+        sub = _sharing_structure(sub, self.converting)
+        keep = sub.conversions > 0
+        rep.__dict__["converting"] = sub if bool(keep.all()) else sub.select(keep)
+        return rep
 
 
 def _distinct_paths(journeys: Journeys) -> tuple[Journeys, np.ndarray]:

@@ -330,6 +330,20 @@ def test_baseline_needs_intervals(sample_events):
     assert "--baseline goes with --intervals" in res.output
 
 
+def test_a_replicates_converting_rows_are_what_select_gives(small):
+    plan = _Plan(small, paths=True, times=True)
+    wc, wn = plan.draw(np.random.default_rng(5))
+    for rep in (plan.on_paths(wc, wn), plan.on_journeys(wc, wn)):
+        fast = rep.converting  # filled in ahead by the replicate
+        slow = rep.select(rep.conversions > 0)
+        for name in ("codes", "offsets", "conversions", "value", "nulls", "position"):
+            assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+        assert (fast.days_before is None) == (slow.days_before is None)
+        if fast.days_before is not None:
+            assert np.array_equal(fast.days_before, slow.days_before)
+            assert np.array_equal(fast.customer, slow.customer)
+
+
 def test_zero_count_rows_leave_every_builtin_model_unchanged(small):
     # A replicate keeps the rows of customers drawn zero times, with zero
     # counts; dropping those rows instead must not change any model's credit.
