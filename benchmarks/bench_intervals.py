@@ -71,7 +71,13 @@ def coverage(
     """Coverage of each model's intervals over ``datasets`` simulated data sets.
 
     Columns ``model, coverage, coverage_se, worst_channel, value_coverage,
-    mean_width`` (coverage of the conversion share; width in share points).
+    mean_width`` (coverage of the conversion share; width in share points),
+    then diagnostics: ``basic_coverage`` (of the basic bootstrap interval,
+    ``2 * estimate - bounds``, which undoes a bias), ``sd_ratio`` (the
+    replicates' standard deviation over the estimates' standard deviation
+    between data sets, mean over channels; 1 is right) and ``worst_bias``
+    (the largest distance, over channels, of the mean estimate from the
+    large-sample share, in standard deviations between data sets).
     """
     if truth is None:
         truth = at.load_journeys(events_log("1M", 8))
@@ -85,15 +91,38 @@ def coverage(
     for d in range(1, datasets + 1):  # a loop over data sets
         events = simulate_events(customers, repeat_share=REPEAT_SHARE, seed=d)
         journeys = at.load_journeys(events)
-        credits = at.attribute(journeys, models).with_intervals(replicates, level=level, seed=d)
-        table = credits.credits.join(large, on=["model", "channel"])
+        result = at.attribute(journeys, models).with_intervals(replicates, level=level, seed=d)
+        intervals = result.intervals
+        assert intervals is not None
+        spread = pl.concat(
+            pl.DataFrame(
+                {
+                    "model": label,
+                    "channel": intervals.channels[label],
+                    "boot_sd": np.nanstd(
+                        samples[..., 0] / np.nansum(samples[..., 0], axis=1, keepdims=True),
+                        axis=0,
+                    ),
+                }
+            )
+            for label, samples in intervals.samples.items()
+        )
+        table = result.credits.join(large, on=["model", "channel"]).join(
+            spread, on=["model", "channel"]
+        )
         value_total = pl.col("value").sum().over("model")
+        basic_lo = 2 * pl.col("share") - pl.col("share_hi")
+        basic_hi = 2 * pl.col("share") - pl.col("share_lo")
         cells.append(
             table.select(
                 "model",
                 "channel",
                 pl.lit(d).alias("dataset"),
+                "share",
+                "true_share",
+                "boot_sd",
                 pl.col("true_share").is_between("share_lo", "share_hi").alias("hit"),
+                pl.col("true_share").is_between(basic_lo, basic_hi).alias("basic_hit"),
                 (pl.col("true_value_share") * value_total)
                 .is_between("value_lo", "value_hi")
                 .alias("value_hit"),
@@ -105,11 +134,17 @@ def coverage(
     se = per_dataset.group_by("model").agg(
         (pl.col("hit").std() / np.sqrt(datasets)).alias("coverage_se")
     )
-    worst = (
-        hits.group_by("model", "channel")
-        .agg(pl.col("hit").mean())
-        .group_by("model")
-        .agg(pl.col("hit").min().alias("worst_channel"))
+    per_channel = hits.group_by("model", "channel").agg(
+        pl.col("hit").mean(),
+        (pl.col("boot_sd").mean() / pl.col("share").std()).alias("sd_ratio"),
+        (
+            (pl.col("share").mean() - pl.col("true_share").first()).abs() / pl.col("share").std()
+        ).alias("bias"),
+    )
+    worst = per_channel.group_by("model").agg(
+        pl.col("hit").min().alias("worst_channel"),
+        pl.col("sd_ratio").mean(),
+        pl.col("bias").max().alias("worst_bias"),
     )
     order = {m: i for i, m in enumerate(models)}
     return (
@@ -118,10 +153,21 @@ def coverage(
             pl.col("hit").mean().alias("coverage"),
             pl.col("value_hit").mean().alias("value_coverage"),
             pl.col("width").mean().alias("mean_width"),
+            pl.col("basic_hit").mean().alias("basic_coverage"),
         )
         .join(se, on="model")
         .join(worst, on="model")
-        .select("model", "coverage", "coverage_se", "worst_channel", "value_coverage", "mean_width")
+        .select(
+            "model",
+            "coverage",
+            "coverage_se",
+            "worst_channel",
+            "value_coverage",
+            "mean_width",
+            "basic_coverage",
+            "sd_ratio",
+            "worst_bias",
+        )
         .sort(pl.col("model").replace_strict(order, return_dtype=pl.Int64))
     )
 
@@ -153,7 +199,13 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     args = parser.parse_args(argv)
     models = builtin_models()
     out: dict[str, object] = {}
-    with pl.Config(tbl_rows=-1, tbl_hide_dataframe_shape=True, float_precision=3):
+    with pl.Config(
+        tbl_rows=-1,
+        tbl_cols=-1,
+        tbl_width_chars=200,
+        tbl_hide_dataframe_shape=True,
+        float_precision=3,
+    ):
         if "coverage" in args.what:
             truth = None
             if args.quick:
