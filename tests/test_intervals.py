@@ -288,6 +288,16 @@ def test_run_with_intervals_writes_plain_bound_columns(sample_events, tmp_path):
     assert (frame["conversions_lo"] <= frame["conversions"]).all()
 
 
+def test_run_parquet_has_the_bounds_as_float_columns(sample_events, tmp_path):
+    out = tmp_path / "credits.parquet"
+    args = ["run", str(sample_events), "-m", "markov", "--intervals", "5", "-o", str(out)]
+    res = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    frame = pl.read_parquet(out)
+    assert all(frame.schema[c] == pl.Float64 for c in BOUND_COLUMNS)
+    assert frame.schema["few_conversions"] == pl.Boolean
+
+
 def test_run_table_shows_bounds_beside_the_credit(sample_events):
     args = ["run", str(sample_events), "-m", "linear", "--intervals", "10", "--level", "0.8"]
     res = CliRunner().invoke(cli, args, catch_exceptions=False)
