@@ -165,6 +165,19 @@ def test_a_plugin_model_gets_intervals_without_code_of_its_own(small):
     assert mine.select(BOUND_COLUMNS).equals(builtin.select(BOUND_COLUMNS))
 
 
+def test_replicates_that_credit_nothing_are_left_out_and_counted():
+    # Two conversions: a replicate draws none of them with probability e^-2.
+    j = Journeys.from_paths([["a"], ["b", "a"]], conversions=[1, 1], nulls=[0, 3])
+    result = at.attribute(j, ["linear"], intervals=60, seed=1)
+    left_out = result.intervals.summary()["degenerate_replicates"]["linear"]
+    assert 0 < left_out < 30
+    credits = result.credits
+    assert credits["conversions_lo"].is_not_null().all()
+    empty = at.attribute(Journeys.empty(("a", "b")), ["linear"], intervals=5).credits
+    assert empty["conversions_hi"].to_list() == [0.0, 0.0]
+    assert empty["share_lo"].is_null().all()
+
+
 # -- few conversions -------------------------------------------------------------
 def test_channels_touched_by_few_conversions_are_flagged():
     j = Journeys.from_paths(
