@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import polars as pl
 
@@ -13,6 +13,9 @@ from attribution.journeys import Journeys
 from attribution.model import Model
 from attribution.registry import get_registry
 from attribution.spec import make_model
+
+if TYPE_CHECKING:
+    from attribution.intervals import Intervals
 
 __all__ = [
     "AttributionResult",
@@ -44,13 +47,16 @@ class AttributionResult:
     runs: list[ModelRun]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (model, reason)
     load_errors: dict[str, str] = field(default_factory=dict)
+    intervals: Intervals | None = None  # bootstrap bounds, see with_intervals()
 
     @property
     def credits(self) -> pl.DataFrame:
         """The long credit table ``model, channel, conversions, value, share``.
 
         ``share`` is the channel's conversions over the model's credited
-        conversions (null when the model credited none).
+        conversions (null when the model credited none). With intervals
+        (:meth:`with_intervals`) the bounds and the few-conversions flag of
+        :attr:`attribution.intervals.Intervals.bounds` follow.
         """
         frames = []
         for run in self.runs:
@@ -76,7 +82,37 @@ class AttributionResult:
                     "share": pl.Float64,
                 }
             )
-        return pl.concat(frames)
+        table = pl.concat(frames)
+        if self.intervals is not None:
+            table = table.join(
+                self.intervals.bounds, on=["model", "channel"], how="left", maintain_order="left"
+            )
+        return table
+
+    def with_intervals(
+        self,
+        n: int = 200,
+        *,
+        level: float = 0.9,
+        seed: int = 0,
+        workers: int | None = None,
+        min_conversions: float = 30.0,
+    ) -> AttributionResult:
+        """This result with bootstrap intervals of every run's credit.
+
+        ``n`` replicates resample the customers (or, for a paths table, the
+        journeys); each run's model runs again on every replicate.
+        :attr:`credits` then has ``conversions_lo, conversions_hi, value_lo,
+        value_hi, share_lo, share_hi`` (``level`` percentile bounds),
+        ``touched_conversions`` and ``few_conversions`` (fewer than
+        ``min_conversions`` conversions touch the channel). Seeded: the same
+        ``seed`` gives the same bounds for any ``workers``. See
+        :func:`attribution.intervals.bootstrap` and ``docs/intervals.md``.
+        """
+        from attribution.intervals import IntervalSettings, compute_intervals
+
+        settings = IntervalSettings(n, level, seed, workers, min_conversions)
+        return replace(self, intervals=compute_intervals(self.journeys, self.runs, settings))
 
     def wide(self, measure: str = "conversions") -> pl.DataFrame:
         """Channels as rows, models as columns, for one measure of the credit table."""
@@ -110,7 +146,10 @@ class AttributionResult:
         """The JSON document of `run`; ``credits`` replaces the credit table (say,
         one with costs joined)."""
         table = self.credits if credits is None else credits
-        doc: dict[str, Any] = {"summary": self.summary, "credits": table.to_dicts()}
+        summary = self.summary
+        if self.intervals is not None:
+            summary = {**summary, "intervals": self.intervals.summary()}
+        doc: dict[str, Any] = {"summary": summary, "credits": table.to_dicts()}
         notes = self.notes()
         if notes:
             doc["notes"] = notes
@@ -205,10 +244,20 @@ def parse_models(specs: Sequence[ModelSpec]) -> list[LabelledModel]:
     return parsed
 
 
-def attribute(journeys: Journeys, models: Sequence[ModelSpec] | None = None) -> AttributionResult:
+def attribute(
+    journeys: Journeys,
+    models: Sequence[ModelSpec] | None = None,
+    *,
+    intervals: int | None = None,
+    level: float = 0.9,
+    seed: int = 0,
+) -> AttributionResult:
     """Run ``models`` (specs like ``"time_decay:half_life_days=3"``, model
     objects, or :func:`parse_models`' result) on ``journeys``; ``None`` runs
     every registered model.
+
+    ``intervals=N`` adds ``level`` bootstrap intervals from ``N`` replicates
+    seeded with ``seed`` (:meth:`AttributionResult.with_intervals`).
 
     Models asked for by name that need touch times raise
     :class:`~attribution.errors.NeedsTimesError` on a paths-only input; when
@@ -236,7 +285,10 @@ def attribute(journeys: Journeys, models: Sequence[ModelSpec] | None = None) -> 
         if seen[label] > 1:
             label = f"{label}#{seen[label]}"
         runs.append(ModelRun(label, model, run_model(model, journeys)))
-    return AttributionResult(journeys, runs, skipped, errors)
+    result = AttributionResult(journeys, runs, skipped, errors)
+    if intervals is not None:
+        result = result.with_intervals(intervals, level=level, seed=seed)
+    return result
 
 
 def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:

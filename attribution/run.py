@@ -7,7 +7,7 @@ options and writing their output; the Python API offers it as :func:`run`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import polars as pl
@@ -15,6 +15,7 @@ import polars as pl
 from attribution.api import AttributionResult, ModelSpec, attribute, parse_models
 from attribution.builder import load_journeys
 from attribution.costs import CostedCredits, join_costs
+from attribution.intervals import IntervalSettings, cost_intervals
 from attribution.journeys import Journeys
 from attribution.sources import Source
 from attribution.text import summary_text
@@ -38,6 +39,8 @@ class Run:
         """What to tell the user beside the data, one line each: the run summary,
         models skipped or not loaded, the models' notes, channels without cost."""
         lines = [summary_text(self.result)]
+        if self.result.intervals is not None:
+            lines.append(self.result.intervals.summary_line())
         lines += [f"skipped {name}: {reason}" for name, reason in self.result.skipped]
         lines += [f"not loaded: {error}" for error in self.result.load_errors.values()]
         lines += [f"note: {note}" for note in self.result.notes()]
@@ -61,6 +64,7 @@ def run(
     *,
     costs: pl.DataFrame | Source | Mapping[str, float] | None = None,
     totals: bool = True,
+    intervals: IntervalSettings | None = None,
     **load: Any,
 ) -> Run:
     """Attribute the conversions of ``source`` with ``models`` and join ``costs``.
@@ -78,6 +82,9 @@ def run(
         Spend per channel (see :func:`attribution.costs.read_costs`).
     totals : bool, default True
         With costs: a ``(total)`` row per model.
+    intervals : IntervalSettings, optional
+        Bootstrap intervals of every credit (and, with costs, of CPA, ROAS and
+        ROI); see :mod:`attribution.intervals`.
 
     Returns
     -------
@@ -87,5 +94,11 @@ def run(
     chosen = parse_models(models) if models is not None else None
     journeys = source if isinstance(source, Journeys) else load_journeys(source, **load)
     result = attribute(journeys, chosen)
-    costed = join_costs(result.credits, costs, totals=totals) if costs is not None else None
+    if intervals is not None:
+        result = result.with_intervals(**vars(intervals))
+    costed = None
+    if costs is not None:
+        costed = join_costs(result.credits, costs, totals=totals)
+        if intervals is not None:
+            costed = replace(costed, table=cost_intervals(costed.table))
     return Run(result, costed)

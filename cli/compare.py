@@ -14,6 +14,7 @@ from attribution.cli.options import (
     echo_all,
     emit,
     input_options,
+    interval_options,
     measure_option,
     model_option,
     output_format,
@@ -22,6 +23,7 @@ from attribution.cli.options import (
 )
 from attribution.compare import Measure, compare
 from attribution.costs import COST_COLUMNS
+from attribution.intervals import IntervalSettings, compact_table
 from attribution.run import run
 from attribution.text import render_table
 
@@ -41,6 +43,13 @@ _DIGITS = {"share": 3, "roas": 3, "roi": 3}
     show_default=True,
     help="Row order: by channel, or largest disagreement between models first.",
 )
+@interval_options
+@click.option(
+    "--baseline",
+    metavar="MODEL",
+    help="With --intervals: the model whose intervals the others are held against "
+    "(default: the first).",
+)
 @output_options
 def command(
     inputs: InputOptions,
@@ -48,6 +57,8 @@ def command(
     costs: pl.DataFrame | None,
     measure: Measure,
     sort: Literal["channel", "spread"],
+    intervals: IntervalSettings | None,
+    baseline: str | None,
     fmt: str | None,
     output: str | None,
 ) -> None:
@@ -56,18 +67,28 @@ def command(
     The columns min, max and spread (max - min) show per channel how far the
     models disagree. With --costs a '(total)' row gives the blended figures.
     Every format writes this wide table (json: one record per channel).
+
+    With --intervals N each model column is followed by <model>_lo and
+    <model>_hi, and `differs` lists the models whose interval does not
+    overlap the baseline model's; `few_conversions` flags channels that
+    fewer than 30 conversions touch.
     """
     if measure in COST_COLUMNS and costs is None:
         raise click.UsageError(f"--measure {measure} needs costs: add --costs FILE")
+    if baseline is not None and intervals is None:
+        raise click.UsageError("--baseline goes with --intervals N")
     fmt = output_format(output, fmt)  # fails before the input is read
     journeys = inputs.load()
     with step("attributing"):
-        outcome = run(journeys, models, costs=costs)
+        outcome = run(journeys, models, costs=costs, intervals=intervals)
     echo_all(outcome.messages())
-    wide = compare(outcome.credits, measure, sort=sort)
+    wide = compare(outcome.credits, measure, sort=sort, baseline=baseline)
+    digits = _DIGITS.get(measure, 2)
     emit(
         wide,
         fmt=fmt,
         output=output,
-        table=lambda: render_table(wide, digits=_DIGITS.get(measure, 2)),
+        table=lambda: render_table(
+            compact_table(wide, digits) if intervals is not None else wide, digits=digits
+        ),
     )

@@ -432,3 +432,46 @@ def measure_option(help_text: str) -> Decorator:
         show_default=True,
         help=help_text,
     )
+
+
+# -- bootstrap intervals (run, compare; issue 14) ----------------------------
+def interval_options(func: Callable) -> Callable:
+    """``--intervals N``, ``--level`` and ``--seed``; the command receives
+    ``intervals``: an :class:`~attribution.intervals.IntervalSettings`, or None
+    without ``--intervals``; :func:`attribution.run.run` takes it."""
+    from attribution.intervals import DEFAULT_LEVEL, IntervalSettings
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        n, level, seed = kwargs.pop("n_intervals"), kwargs.pop("level"), kwargs.pop("seed")
+        settings = None if n is None else IntervalSettings(n=n, level=level, seed=seed)
+        return func(intervals=settings, **kwargs)
+
+    for decorator in reversed(
+        [
+            click.option(
+                "--intervals",
+                "n_intervals",
+                type=click.IntRange(min=2),
+                metavar="N",
+                help="Add bootstrap intervals from N replicates (customers resampled): "
+                "columns conversions_lo, conversions_hi, value_lo, ... and few_conversions.",
+            ),
+            click.option(
+                "--level",
+                type=click.FloatRange(0, 1, min_open=True, max_open=True),
+                default=DEFAULT_LEVEL,
+                show_default=True,
+                help="Coverage of the --intervals.",
+            ),
+            click.option(
+                "--seed",
+                type=click.IntRange(min=0),
+                default=0,
+                show_default=True,
+                help="Seed of the --intervals replicates (same seed, same bounds).",
+            ),
+        ]
+    ):
+        wrapper = decorator(wrapper)
+    return wrapper

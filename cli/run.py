@@ -14,11 +14,13 @@ from attribution.cli.options import (
     echo_all,
     emit,
     input_options,
+    interval_options,
     model_option,
     output_format,
     output_options,
     step,
 )
+from attribution.intervals import IntervalSettings, compact_table, wide_with_bounds
 from attribution.run import run
 from attribution.text import render_table
 
@@ -33,6 +35,7 @@ from attribution.text import render_table
     show_default=True,
     help="With --costs: a '(total)' row per model with the blended CPA, ROAS and ROI.",
 )
+@interval_options
 @output_options
 @click.option(
     "--details", is_flag=True, help="Add each model's extras (removal effects, ...) to JSON output."
@@ -42,6 +45,7 @@ def command(
     models: list[LabelledModel] | None,
     costs: pl.DataFrame | None,
     totals: bool,
+    intervals: IntervalSettings | None,
     fmt: str | None,
     output: str | None,
     details: bool,
@@ -57,16 +61,29 @@ def command(
     (value / cost) and roi ((value - cost) / cost) and a '(total)' row per
     model; a division by zero is an empty cell. The `table` format then shows
     the long table.
+
+    With --intervals N each row gains bootstrap bounds (conversions_lo,
+    conversions_hi, value_lo, value_hi, share_lo, share_hi; with --costs also
+    cpa, roas and roi), touched_conversions and few_conversions (fewer than
+    30 conversions touch the channel); the `table` format shows each figure
+    as `88.20 [84.01, 92.33]`. See docs/intervals.md.
     """
     fmt = output_format(output, fmt)  # fails before the input is read
     if details and fmt != "json":
         raise click.UsageError("--details goes with JSON output: add --format json")
     journeys = inputs.load()
     with step("attributing"):
-        outcome = run(journeys, models, costs=costs, totals=totals)
+        outcome = run(journeys, models, costs=costs, totals=totals, intervals=intervals)
     echo_all(outcome.messages())
 
     def table() -> str:
+        if intervals is not None:
+            labels = [r.label for r in outcome.result.runs]
+            credits = outcome.credits
+            wide = (
+                credits if costs is not None else wide_with_bounds(credits, "conversions", labels)
+            )
+            return render_table(compact_table(wide))
         if costs is None:
             return render_table(outcome.result.wide("conversions"))
         return render_table(outcome.credits)
