@@ -58,7 +58,7 @@ def test_chart_has_title_labels_legend_and_sorted_channels(credits, ax):
     assert returned is ax
     assert ax.get_title() == "Share of conversions by channel and model"
     assert ax.get_xlabel() == "Share of credited conversions"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["first_touch", "last_touch"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["First touch", "Last touch"]
     # mean shares: a 1/3, b 1/3, c 1/3 -> ties broken by name
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
     bars = [patch.get_width() for patch in ax.patches]
@@ -213,7 +213,7 @@ def test_cli_svg_keeps_text_as_text_in_the_model_colours(sample_events, tmp_path
     out = tmp_path / "chart.svg"
     assert invoke("plot", sample_events, "-o", out, "-m", "linear", "-m", "markov").exit_code == 0
     text = out.read_text()
-    assert "<text" in text and ">linear</text>" in text  # not glyph paths
+    assert "<text" in text and ">Linear</text>" in text  # not glyph paths, and in words
     assert f"fill: {PALETTE[0].lower()}" in text and f"fill: {PALETTE[1].lower()}" in text
 
 
