@@ -248,8 +248,14 @@ def model_summary(model: Any) -> str:
     ``{parameter}`` fields filled from the model's parameters, else its
     one-line ``description``.
     """
-    cls = type(model)
-    text = str(getattr(cls, "summary", "") or getattr(cls, "description", "") or "")
+    text = ""
+    # the most derived class that says anything: a plugin subclassing a built-in model
+    # with only a description of its own must not read as the built-in's summary
+    for cls in type(model).__mro__:
+        own = vars(cls)
+        text = str(own.get("summary") or own.get("description") or "")
+        if text:
+            break
     params: Mapping[str, Any] = {}
     get_params = getattr(model, "get_params", None)
     if callable(get_params):

@@ -515,9 +515,9 @@ def plot_path_lengths(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(9.0, 3.6), layout="constrained")
-    ax.bar(length, converting, width=0.75, color=PALETTE[2], label="converting")
+    ax.bar(length, converting, width=0.75, color=PALETTE[2], label="Converting")
     ax.bar(
-        length, others, width=0.75, bottom=converting, color=NOT_CONVERTING, label="not converting"
+        length, others, width=0.75, bottom=converting, color=NOT_CONVERTING, label="Not converting"
     )
     if len(length) <= 30:  # every length its own tick while they fit
         ax.set_xticks(length, [f"{n:.0f}" for n in length])
@@ -526,8 +526,8 @@ def plot_path_lengths(
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))
     if len(length):
         ax.set_xlim(length.min() - 0.6, length.max() + 0.6)
-    ax.set_xlabel("touches per journey")
-    ax.set_ylabel("journeys")
+    ax.set_xlabel("Touches per journey")
+    ax.set_ylabel("Journeys")
     ax.set_title(title if title is not None else "Journeys by number of touches")
     ax.grid(axis="y", alpha=0.6)
     ax.set_axisbelow(True)

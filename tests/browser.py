@@ -21,18 +21,22 @@ from typing import Any
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 MEASURE = """JSON.stringify((function () {
-  var d = document.documentElement, w = window.innerWidth, out = [];
+  var d = document.documentElement, w = WIDTH, out = [];
   document.querySelectorAll('body *').forEach(function (el) {
     var p = el.parentElement;
     if (p && p.closest('.scroll')) { return; }  // a box that scrolls sideways holds it
     var r = el.getBoundingClientRect();
     if (r.width > 0 && r.right > w + 1) { out.push(el.tagName + '.' + el.getAttribute('class')); }
   });
-  return {scrollWidth: d.scrollWidth, innerWidth: w, scrollHeight: d.scrollHeight,
+  var svgs = {};
+  document.querySelectorAll('svg.chart').forEach(function (svg) {
+    svgs[svg.dataset.chart] = svg.getBoundingClientRect().width; });
+  return {svgWidths: svgs, scrollWidth: d.scrollWidth, innerWidth: window.innerWidth, scrollHeight: d.scrollHeight,
           overflowing: out.slice(0, 8),
           charts: Number(document.body.dataset.chartsRendered || 0)};
 })())"""
-"""What a test asks the page: its width against the viewport's, and what sticks out."""
+"""What a test asks the page: its width, and what sticks out past ``WIDTH`` (the viewport's
+width asked for; a phone's browser widens its viewport to fit a page that is too wide)."""
 
 
 class Browser:
@@ -74,8 +78,11 @@ class Browser:
         self._next = 0
         self._buffer = b""
         self.events: list[dict[str, Any]] = []
+        self.pdf = b""  # the last page opened for print, as PDF
 
-    def _send(self, method: str, params: dict[str, Any] | None = None, session: str | None = None) -> dict[str, Any]:
+    def _send(
+        self, method: str, params: dict[str, Any] | None = None, session: str | None = None
+    ) -> dict[str, Any]:
         self._next += 1
         message: dict[str, Any] = {"id": self._next, "method": method, "params": params or {}}
         if session:
@@ -103,13 +110,18 @@ class Browser:
 
     def _wait_for(self, method: str, session: str) -> None:
         while True:
-            if any(m.get("method") == method and m.get("sessionId") == session for m in self.events):
+            if any(
+                m.get("method") == method and m.get("sessionId") == session for m in self.events
+            ):
                 return
             self.events.append(self._receive())
 
-    def open(self, page: Path, width: int, height: int = 900) -> tuple[dict[str, Any], bytes]:
-        """Load ``page`` in a viewport ``width`` px wide; its measurements (:data:`MEASURE`),
-        the URLs it requested, and a PNG of the whole page at that width."""
+    def open(
+        self, page: Path, width: int, height: int = 900, *, media: str = "screen"
+    ) -> tuple[dict[str, Any], bytes]:
+        """Load ``page`` in a viewport ``width`` px wide (styled for ``media``, screen or
+        print); its measurements (:data:`MEASURE`), the URLs it requested, the
+        ``<svg>`` charts' widths, and a PNG of the whole page at that width."""
         target = self._send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self._send("Target.attachToTarget", {"targetId": target, "flatten": True})[
             "sessionId"
@@ -119,14 +131,21 @@ class Browser:
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
             session,
         )
+        self._send("Emulation.setEmulatedMedia", {"media": media}, session)
         self._send("Network.enable", {}, session)
         self._send("Page.enable", {}, session)
         self._send("Page.navigate", {"url": page.as_uri()}, session)
         self._wait_for("Page.loadEventFired", session)
         value = self._send(
-            "Runtime.evaluate", {"expression": MEASURE, "returnByValue": True}, session
+            "Runtime.evaluate",
+            {"expression": MEASURE.replace("WIDTH", str(width)), "returnByValue": True},
+            session,
         )["result"]["value"]
         measured: dict[str, Any] = json.loads(value)
+        self.pdf = b""
+        if media == "print":
+            data = self._send("Page.printToPDF", {"printBackground": True}, session)["data"]
+            self.pdf = base64.b64decode(data)
         measured["requests"] = [
             m["params"]["request"]["url"]
             for m in self.events

@@ -11,7 +11,14 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from attribution.api import AttributionResult, ModelRun, ModelSpec, attribute, parse_models, run_model
+from attribution.api import (
+    AttributionResult,
+    ModelRun,
+    ModelSpec,
+    attribute,
+    parse_models,
+    run_model,
+)
 from attribution.capabilities import HasTransitions
 from attribution.change import DEFAULT_BASELINE
 from attribution.costs import join_costs

@@ -437,7 +437,7 @@ def _section_markov(page: _Page) -> str:
     name = e(model_title(run.label))
     if len(chain.kinds) > MAX_GRAPH_STATES:
         body = (
-            f'<p class="muted">The chain of {name} has {len(chain.kinds)} states, too many to '
+            f'<p class="muted">The Markov chain of the {name} model has {len(chain.kinds)} states, too many to '
             "draw. For every state: how often a journey starts there, and how likely the next "
             "step is a conversion or the end of the journey without one.</p>"
             + exits_table(chain)
@@ -446,7 +446,7 @@ def _section_markov(page: _Page) -> str:
         )
         return _section("markov", "Markov transitions", body, page)
     body = (
-        f'<p class="muted">The chain of {name}: for every state, the share of journeys that '
+        f'<p class="muted">The Markov chain of the {name} model: for every state, the share of journeys that '
         "start there (left), and the probability that its next step is a conversion or the end "
         "of the journey without one (right); every one of these is drawn and printed. Moves "
         "between channels are in the matrix below it.</p>"
