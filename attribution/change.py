@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import polars as pl
 
+from attribution.api import AttributionResult, ModelRun, ModelSpec, parse_models, run_model
 from attribution.costs import TOTAL
-from attribution.errors import InputError
+from attribution.errors import AttributionError, InputError
 
-__all__ = ["CHANGE_COLUMNS", "DEFAULT_BASELINE", "credit_change"]
+__all__ = ["CHANGE_COLUMNS", "DEFAULT_BASELINE", "baseline_run", "credit_change"]
 
 DEFAULT_BASELINE = "last_touch"
 """The model others are compared with unless told otherwise: what most ad platforms report."""
@@ -119,3 +120,29 @@ def credit_change(
             pl.when(base_col != 0).then(change / base_col).alias(f"{measure}_change_pct"),
         )
     return out.select(CHANGE_COLUMNS)
+
+
+def baseline_run(
+    result: AttributionResult, spec: ModelSpec
+) -> tuple[str | ModelRun | None, str | None]:
+    """The baseline to compare ``result``'s models with: the label of one of its runs
+    when the spec is among them, else the spec run on its own on the same journeys.
+
+    Returns
+    -------
+    (str or ModelRun or None, str or None)
+        The baseline, or None and the reason there is none (a baseline that
+        needs touch times on a paths table, say).
+    """
+    try:
+        (parsed,) = parse_models([spec])
+    except AttributionError as exc:  # the default baseline may not be installed
+        return None, f"no baseline: {exc}"
+    for run in result.runs:
+        if run.label == parsed.label:
+            return run.label, None
+    try:
+        credits = run_model(parsed.model, result.journeys)
+    except AttributionError as exc:
+        return None, f"the baseline {parsed.label} could not run: {exc}"
+    return ModelRun(parsed.label, parsed.model, credits), None

@@ -142,7 +142,7 @@ def coverage_facts(summary: Mapping[str, Any], coverage: Coverage | None) -> lis
         facts.append(("Period", text))
     elif not summary.get("has_times", True):
         facts.append(("Period", "not in the input (a paths table has no dates)"))
-    if cov.lookback_days is not None:
+    if cov.lookback_days is not None and summary.get("has_times", True):  # paths: no window
         days = cov.lookback_days
         facts.append(
             (

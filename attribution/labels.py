@@ -85,7 +85,10 @@ _TABLE: dict[str, tuple[str, Kind]] = {
     "value_change": ("Change in value", "money"),
     "value_change_pct": ("Change in value, %", "change"),
     "removal_effect": ("Removal effect", "share"),
-    # journeys' tables
+    # journeys' tables (the paths table in ChannelAttribution's layout too)
+    "total_conversions": ("Conversions", "count"),
+    "total_conversion_value": ("Conversion value", "money"),
+    "total_null": ("Journeys without a conversion", "count"),
     "segment": ("Customers", "text"),
     "kind": ("Channel kind", "text"),
     "path": ("Path", "text"),

@@ -19,14 +19,13 @@ from attribution.cli.options import (
     output_format,
     output_options,
     step,
+    write_result,
 )
 from attribution.compare import Measure, compare
 from attribution.costs import COST_COLUMNS
+from attribution.labels import kind_of
 from attribution.run import run
 from attribution.text import render_table
-
-# decimals in the text table: ratios need more than money does
-_DIGITS = {"share": 3, "roas": 3, "roi": 3}
 
 
 @click.command("compare")
@@ -65,9 +64,11 @@ def command(
         outcome = run(journeys, models, costs=costs)
     echo_all(outcome.messages())
     wide = compare(outcome.credits, measure, sort=sort)
-    emit(
-        wide,
-        fmt=fmt,
-        output=output,
-        table=lambda: render_table(wide, digits=_DIGITS.get(measure, 2)),
-    )
+    kind = kind_of(measure)  # every model's column and the spread read as the measure does
+    if fmt == "xlsx":
+        from attribution.workbook import Sheet, Workbook
+
+        numeric = {c: kind for c in wide.columns if c != "channel"}
+        write_result(Workbook((Sheet(f"Compare {measure}", wide, kinds=numeric),)), fmt, output)
+        return
+    emit(wide, fmt=fmt, output=output, table=lambda: render_table(wide, kind=kind))

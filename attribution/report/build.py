@@ -12,7 +12,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from attribution.api import (
-    AttributionResult,
     ModelRun,
     ModelSpec,
     attribute,
@@ -20,7 +19,7 @@ from attribution.api import (
     run_model,
 )
 from attribution.capabilities import HasTransitions
-from attribution.change import DEFAULT_BASELINE
+from attribution.change import DEFAULT_BASELINE, baseline_run
 from attribution.costs import join_costs
 from attribution.coverage import Coverage
 from attribution.errors import AttributionError
@@ -31,33 +30,7 @@ from attribution.report.document import render
 from attribution.sinks import write_output
 from attribution.sources import Source
 
-__all__ = ["baseline_run", "graph_run", "render_report", "write_report"]
-
-
-def baseline_run(
-    result: AttributionResult, spec: ModelSpec
-) -> tuple[str | ModelRun | None, str | None]:
-    """The baseline to compare ``result``'s models with: the label of one of its runs
-    when the spec is among them, else the spec run on its own on the same journeys.
-
-    Returns
-    -------
-    (str or ModelRun or None, str or None)
-        The baseline, or None and the reason there is none (a baseline that
-        needs touch times on a paths table, say).
-    """
-    try:
-        (parsed,) = parse_models([spec])
-    except AttributionError as exc:  # the default baseline may not be installed
-        return None, f"no baseline: {exc}"
-    for run in result.runs:
-        if run.label == parsed.label:
-            return run.label, None
-    try:
-        credits = run_model(parsed.model, result.journeys)
-    except AttributionError as exc:
-        return None, f"the baseline {parsed.label} could not run: {exc}"
-    return ModelRun(parsed.label, parsed.model, credits), None
+__all__ = ["graph_run", "render_report", "write_report"]
 
 
 def graph_run(journeys: Journeys) -> tuple[ModelRun | None, str | None]:
