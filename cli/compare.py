@@ -68,7 +68,12 @@ def command(
     if fmt == "xlsx":
         from attribution.workbook import Sheet, Workbook
 
+        from attribution.compare import SPREAD_COLUMNS
+        from attribution.labels import model_title
+
         numeric = {c: kind for c in wide.columns if c != "channel"}
-        write_result(Workbook((Sheet(f"Compare {measure}", wide, kinds=numeric),)), fmt, output)
+        titles = {c: model_title(c) for c in numeric if c not in SPREAD_COLUMNS}
+        sheet = Sheet(f"Compare {measure}", wide, kinds=numeric, headers=titles)
+        write_result(Workbook((sheet,)), fmt, output)
         return
     emit(wide, fmt=fmt, output=output, table=lambda: render_table(wide, kind=kind))
