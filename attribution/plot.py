@@ -32,8 +32,8 @@ if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is dr
 __all__ = [
     "CHART_FORMATS",
     "LABELS",
-    "PALETTE",
     "OTHER",
+    "PALETTE",
     "CreditBars",
     "chart_format",
     "credit_bars",

@@ -216,9 +216,8 @@ def _write_xlsx(payload: Any, path: Path) -> None:
             top = sheet.table.height + 2
             ws.write(top, 0, sheet.totals_title, bold)
             more = write_table(sheet, sheet.totals, top + 1, f"{name} totals")
-            widths = [max(a, b) for a, b in zip(widths, more + [0] * len(widths))][
-                : len(widths)
-            ]
+            more = (more + [0] * len(widths))[: len(widths)]
+            widths = [max(a, b) for a, b in zip(widths, more, strict=True)]
         for j, width in enumerate(widths):
             ws.set_column(j, j, min(max(width + 2, 8), 60))
     workbook.close()

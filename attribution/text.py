@@ -128,9 +128,7 @@ def render_table(
         used += needed
     if current:
         blocks.append(current)
-    return "\n\n".join(
-        _block(cells, widths, numeric, [*range(keys), *block]) for block in blocks
-    )
+    return "\n\n".join(_block(cells, widths, numeric, [*range(keys), *block]) for block in blocks)
 
 
 def _block(cells: list[list[str]], widths: list[int], numeric: list[bool], shown: list[int]) -> str:

@@ -66,10 +66,9 @@ def command(
     wide = compare(outcome.credits, measure, sort=sort)
     kind = kind_of(measure)  # every model's column and the spread read as the measure does
     if fmt == "xlsx":
-        from attribution.workbook import Sheet, Workbook
-
         from attribution.compare import SPREAD_COLUMNS
         from attribution.labels import model_title
+        from attribution.workbook import Sheet, Workbook
 
         numeric = {c: kind for c in wide.columns if c != "channel"}
         titles = {c: model_title(c) for c in numeric if c not in SPREAD_COLUMNS}

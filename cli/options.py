@@ -118,7 +118,9 @@ def step(label: str) -> Iterator[None]:
     stop = threading.Event()
     start = time.perf_counter()
     width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
-    shown = label if len(label) <= width - _BAR_CELLS - 14 else label[: width - _BAR_CELLS - 15] + "…"
+    shown = (
+        label if len(label) <= width - _BAR_CELLS - 14 else label[: width - _BAR_CELLS - 15] + "…"
+    )
     drawn = [0]  # the longest line drawn, to blank it out at the end
 
     def draw() -> None:

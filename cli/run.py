@@ -96,7 +96,9 @@ def command(
     emit(outcome.credits, fmt=fmt, output=output, table=table, json_doc=json_doc)
 
 
-def _workbook(outcome: Any, inputs: InputOptions, currency: str | None, baseline: str | None) -> Any:
+def _workbook(
+    outcome: Any, inputs: InputOptions, currency: str | None, baseline: str | None
+) -> Any:
     from attribution.change import baseline_run
     from attribution.cli.options import echo_err
     from attribution.kpis import compute_kpis

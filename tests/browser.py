@@ -31,7 +31,8 @@ MEASURE = """JSON.stringify((function () {
   var svgs = {};
   document.querySelectorAll('svg.chart').forEach(function (svg) {
     svgs[svg.dataset.chart] = svg.getBoundingClientRect().width; });
-  return {svgWidths: svgs, scrollWidth: d.scrollWidth, innerWidth: window.innerWidth, scrollHeight: d.scrollHeight,
+  return {svgWidths: svgs, scrollWidth: d.scrollWidth, innerWidth: window.innerWidth,
+          scrollHeight: d.scrollHeight,
           overflowing: out.slice(0, 8),
           charts: Number(document.body.dataset.chartsRendered || 0)};
 })())"""

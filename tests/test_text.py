@@ -110,7 +110,9 @@ def test_run_compare_and_kpis_read_shares_as_percentages(sample_events):
     from tests.cli import invoke
 
     compare = invoke("compare", sample_events, "-m", "linear").stdout
-    run = invoke("run", sample_events, "-m", "linear", "--costs", sample_events.parent / "costs.csv").stdout
+    run = invoke(
+        "run", sample_events, "-m", "linear", "--costs", sample_events.parent / "costs.csv"
+    ).stdout
     kpis = invoke("kpis", sample_events).stdout
     for text in (compare, run, kpis):
         assert "%" in text

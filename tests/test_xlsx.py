@@ -129,7 +129,14 @@ def test_compare_writes_its_table_with_the_measure_as_percentages(sample_events,
     assert invoke("compare", sample_events, *args).exit_code == 0
     sheet = openpyxl.load_workbook(out).worksheets[0]
     header = [c.value for c in sheet[1]]
-    assert header == ["Channel", "Linear", "Time decay (half_life_days=3)", "Lowest", "Highest", "Spread"]
+    assert header == [
+        "Channel",
+        "Linear",
+        "Time decay (half_life_days=3)",
+        "Lowest",
+        "Highest",
+        "Spread",
+    ]
     assert {sheet.cell(2, j).number_format for j in range(2, 7)} == {"0.0%"}
 
 
@@ -144,7 +151,10 @@ def test_a_frame_is_one_sheet_and_an_empty_table_still_has_its_header(tmp_path):
     empty = tmp_path / "empty.xlsx"
     frame = pl.DataFrame(schema={"channel": pl.String, "share": pl.Float64})
     write_output(Workbook((Sheet("Nothing", frame),)), empty, "xlsx")
-    assert [c.value for c in openpyxl.load_workbook(empty)["Nothing"][1]] == ["Channel", "Share of conversions"]
+    assert [c.value for c in openpyxl.load_workbook(empty)["Nothing"][1]] == [
+        "Channel",
+        "Share of conversions",
+    ]
 
 
 def test_run_workbook_without_kpis_or_baseline_has_fewer_sheets(sample_events):

@@ -23,6 +23,7 @@ from attribution.coverage import Coverage, coverage_facts
 from attribution.kpis import KPIs
 from attribution.labels import (
     HEADLINE_KPIS,
+    Kind,
     format_value,
     kind_of,
     kpi_groups,
@@ -249,7 +250,10 @@ def _section_kpis(page: _Page) -> str:
         items = "".join(
             f"<li>{e(', '.join(names))}: {e(reason)}.</li>" for reason, names in by_reason.items()
         )
-        body += f'<div class="footnote" id="kpis-unavailable"><p>Not available from this input:</p><ul>{items}</ul></div>'
+        body += (
+            '<div class="footnote" id="kpis-unavailable"><p>Not available from this input:</p>'
+            f"<ul>{items}</ul></div>"
+        )
     for note in k.notes:
         page.note("kpis", note)
     return _section("kpis", "Journey KPIs", body, page)
@@ -260,9 +264,13 @@ def _section_credits(page: _Page) -> str:
     if not result.runs:
         return _section("credits", "Credit by model", "<p>No model ran.</p>", page)
     titles = page.titles()
+
+    def block(measure: str) -> str:
+        wide = result.wide(measure)
+        return table(wide, kind=kind_of(measure), headers=titles, currency=page.currency)
+
     tables = [
-        f"<div><h3>{e(heading)}</h3>"
-        f"{table(result.wide(measure), kind=kind_of(measure), headers=titles, currency=page.currency)}</div>"
+        f"<div><h3>{e(heading)}</h3>{block(measure)}</div>"
         for measure, heading in (
             ("conversions", "Conversions"),
             ("value", f"Conversion value{f' ({page.currency})' if page.currency else ''}"),
@@ -334,6 +342,7 @@ def _section_comparison(page: _Page) -> str:
         for f in (pct, diff)
     )
     base_name = model_title(base_label)
+    counts: dict[str, Kind] = {"baseline_conversions": "count"}
     headers = {**titles, "baseline_conversions": f"{base_name} (baseline), conversions"}
     body = (
         f'<p class="muted">Each channel\'s credited conversions under every model against '
@@ -341,7 +350,7 @@ def _section_comparison(page: _Page) -> str:
         "baseline gives the channel none), and in conversions. Positive: the model credits "
         "the channel more than the baseline does.</p>"
         '<div class="tables">'
-        f"<div><h3>Change, %</h3>{table(pct, kind='change', kinds={'baseline_conversions': 'count'}, headers=headers)}</div>"
+        f"<div><h3>Change, %</h3>{table(pct, kind='change', kinds=counts, headers=headers)}</div>"
         f"<div><h3>Change in conversions</h3>{table(diff, kind='count', headers=headers)}</div>"
         "</div>"
     )
@@ -365,6 +374,7 @@ def _section_costs(page: _Page) -> str:
     total_name = "Total (blended)"
     headers = {label_: model_title(label_) for label_ in labels}
     tables = []
+    money: dict[str, Kind] = {"cost": "money"}
     for measure, title_ in (
         ("cpa", "Cost per conversion (CPA)"),
         ("roas", "Return on ad spend (ROAS)"),
@@ -377,7 +387,10 @@ def _section_costs(page: _Page) -> str:
             title_ += f" ({page.currency})"
         tables.append(
             f"<div><h3>{e(title_)}</h3>"
-            f"{table(wide, kind=kind_of(measure), kinds={'cost': 'money'}, headers=headers, currency=page.currency)}</div>"
+            + table(
+                wide, kind=kind_of(measure), kinds=money, headers=headers, currency=page.currency
+            )
+            + "</div>"
         )
     body = (
         '<p class="muted">CPA = cost / credited conversions, ROAS = credited value / cost, '
@@ -437,7 +450,8 @@ def _section_markov(page: _Page) -> str:
     name = e(model_title(run.label))
     if len(chain.kinds) > MAX_GRAPH_STATES:
         body = (
-            f'<p class="muted">The Markov chain of the {name} model has {len(chain.kinds)} states, too many to '
+            f'<p class="muted">The Markov chain of the {name} model has {len(chain.kinds)} '
+            "states, too many to "
             "draw. For every state: how often a journey starts there, and how likely the next "
             "step is a conversion or the end of the journey without one.</p>"
             + exits_table(chain)
@@ -446,7 +460,8 @@ def _section_markov(page: _Page) -> str:
         )
         return _section("markov", "Markov transitions", body, page)
     body = (
-        f'<p class="muted">The Markov chain of the {name} model: for every state, the share of journeys that '
+        f'<p class="muted">The Markov chain of the {name} model: for every state, the share '
+        "of journeys that "
         "start there (left), and the probability that its next step is a conversion or the end "
         "of the journey without one (right); every one of these is drawn and printed. Moves "
         "between channels are in the matrix below it.</p>"

@@ -8,7 +8,6 @@ probability is printed too, so that it reads on paper.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import polars as pl
@@ -196,6 +195,11 @@ def _short(text: str) -> str:
     return text if len(text) <= _NAME_CHARS else text[: _NAME_CHARS - 1] + "…"
 
 
+def _curve(sx: float, sy: float, ex: float, ey: float, out: float, back: float) -> str:
+    """A cubic path from (sx, sy) to (ex, ey), leaving and arriving level."""
+    return f"M{sx:.1f},{sy:.1f} C{sx + out:.1f},{sy:.1f} {ex - back:.1f},{ey:.1f} {ex:.1f},{ey:.1f}"
+
+
 def graph_svg(chain: Chain) -> str:
     """The chain as an SVG funnel: start -> every state -> conversion or null, all printed.
 
@@ -266,7 +270,7 @@ def graph_svg(chain: Chain) -> str:
         )
         if kinds[a] == "start":
             sx, sy, ex, ey = x1 + 20, y1, x2 - node - 2, y2
-            d = f"M{sx:.1f},{sy:.1f} C{sx + 120:.1f},{sy:.1f} {ex - 110:.1f},{ey:.1f} {ex:.1f},{ey:.1f}"
+            d = _curve(sx, sy, ex, ey, 120, 110)
             text = (
                 f'<text class="p" x="{ex - 6:.1f}" y="{ey - 5:.1f}" text-anchor="end">'
                 f"{100 * p:.1f}%</text>"
@@ -278,7 +282,7 @@ def graph_svg(chain: Chain) -> str:
             ty = y1 - 3 + 13 * slot
             sx, sy = 560.0, y1 - 4 + 9 * slot
             ex, ey = x2 - 22, y2
-            d = f"M{sx:.1f},{sy:.1f} C{sx + 110:.1f},{sy:.1f} {ex - 80:.1f},{ey:.1f} {ex:.1f},{ey:.1f}"
+            d = _curve(sx, sy, ex, ey, 110, 80)
             text = (
                 f'<text class="p" x="470" y="{ty:.1f}" fill="{colors[to_kind + "_text"]}">'
                 f"{word} {100 * p:.1f}%</text>"
