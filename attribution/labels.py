@@ -89,7 +89,7 @@ _TABLE: dict[str, tuple[str, Kind]] = {
     "total_conversions": ("Conversions", "count"),
     "total_conversion_value": ("Conversion value", "money"),
     "total_null": ("Journeys without a conversion", "count"),
-    "segment": ("Customers", "text"),
+    "segment": ("Segment", "text"),
     "kind": ("Channel kind", "text"),
     "path": ("Path", "text"),
     "length": ("Touches", "count"),
