@@ -35,6 +35,9 @@ class ModelRun:
     model: Model
     credits: pl.DataFrame  # channel, conversions, value
 
+    def __repr__(self) -> str:  # the model and the size of its credit, not the frame
+        return f"ModelRun({self.label!r}, {self.model!r}, {self.credits.height} channels)"
+
 
 @dataclass
 class AttributionResult:

@@ -88,6 +88,7 @@ def test_a_result_shows_itself_shortly_and_as_html_in_a_notebook(sample_events):
     assert html.count("<tr>") == 1 + outcome.result.journeys.n_channels
     assert "conversions worth" in html  # the summary
     assert "Per model, blended" in outcome._repr_html_()
+    assert repr(outcome.result.runs[0]).startswith("ModelRun('linear', Linear(), ")
 
 
 def test_the_package_offers_what_a_notebook_reaches_for_lazily():

@@ -735,3 +735,27 @@ def test_markov_graph_fits_a_printed_page(browser, journeys, tmp_path, with_fake
     # on paper the graph shrinks to the page, never cut at its edge
     assert 0 < measured["svgWidths"]["markov"] <= 700
     assert browser.pdf.startswith(b"%PDF") and len(browser.pdf) > 20_000
+
+
+def test_a_paths_table_report_says_what_it_cannot_cover(journeys, with_fake_markov):
+    overview = visible(section_of(render_report(journeys.aggregate(), ["linear"]), "overview"))
+    assert "not in the input (a paths table has no dates)" in overview
+    assert "Customers" in overview and "not in the input (paths table)" in overview
+    assert "Lookback window" not in overview  # a paths table was built elsewhere
+
+
+def test_report_command_takes_the_currency_and_the_baseline(sample_events, tmp_path):
+    out = tmp_path / "r.html"
+    args = ["report", str(sample_events), "-o", str(out), "-m", "linear", "-m", "first_touch"]
+    result = CliRunner().invoke(
+        cli, [*args, "--currency", "EUR", "--baseline", "first_touch", "--lookback", "14"]
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    overview = visible(section_of(text, "overview"))
+    assert "14 days before each conversion" in overview and "EUR " in overview
+    assert "events.csv" in overview and "2026-01-01 to " in overview
+    comparison = section_of(text, "comparison")
+    assert "First touch (baseline)" in comparison and "<th>Linear</th>" in comparison
+    result = CliRunner().invoke(cli, [*args, "--baseline", "none"])
+    assert "no baseline model was given" in section_of(out.read_text(), "comparison")
