@@ -12,6 +12,7 @@ import base64
 import fcntl
 import json
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -100,8 +101,10 @@ class Browser:
     def _receive(self, timeout: float = 60.0) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while b"\0" not in self._buffer:
-            if time.monotonic() > deadline:
-                raise TimeoutError("chromium did not answer")
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([self._read], [], [], max(left, 0))
+            if not ready:
+                raise TimeoutError(f"chromium did not answer within {timeout:.0f} s")
             chunk = os.read(self._read, 1 << 16)
             if not chunk:
                 raise RuntimeError("chromium closed its pipe")
