@@ -38,6 +38,9 @@ class ModelRun:
     model: Model
     credits: pl.DataFrame  # channel, conversions, value
 
+    def __repr__(self) -> str:  # the model and the size of its credit, not the frame
+        return f"ModelRun({self.label!r}, {self.model!r}, {self.credits.height} channels)"
+
 
 @dataclass
 class AttributionResult:
@@ -125,6 +128,19 @@ class AttributionResult:
     def summary(self) -> dict[str, Any]:
         return summarise(self.journeys)
 
+    def __repr__(self) -> str:
+        s = self.summary
+        labels = ", ".join(run.label for run in self.runs) or "no model"
+        return (
+            f"<AttributionResult: {labels}; {s['channels']} channels, "
+            f"{s['attributed_conversions']:,.0f} of {s['conversions']:,.0f} conversions "
+            f"attributed, {s['journeys']:,.0f} journeys>"
+        )
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the run summary and the credit table (channels x models)."""
+        return _result_html(self, self.wide("conversions"), "Credited conversions")
+
     def notes(self) -> list[str]:
         """Each model's notes on its run, prefixed with the model's label."""
         return [f"{run.label}: {note}" for run in self.runs for note in run.model.notes()]
@@ -160,6 +176,22 @@ class AttributionResult:
         if details:
             doc["details"] = self.details()
         return doc
+
+
+def _result_html(result: AttributionResult, table: pl.DataFrame, caption: str) -> str:
+    """A notebook's HTML of a result: the summary in a line, ``table``, skipped models."""
+    from attribution.report.tables import e
+    from attribution.report.tables import table as html_table
+    from attribution.text import summary_text
+
+    # model labels as written: what a notebook indexes the credit table with
+    labels = {run.label: run.label for run in result.runs}
+    lines = [
+        f"<p>{e(summary_text(result))}</p>",
+        html_table(table, caption=caption, headers=labels, kind="count"),
+    ]
+    lines += [f"<p>skipped {e(name)}: {e(why)}</p>" for name, why in result.skipped]
+    return f'<div class="attribution-result">{"".join(lines)}</div>'
 
 
 def wide_credits(

@@ -398,9 +398,10 @@ def wide_with_bounds(
     return wide
 
 
-def compact_table(frame: pl.DataFrame, digits: int = 2) -> pl.DataFrame:
+def compact_table(frame: pl.DataFrame, digits: int = 2, *, percent: bool = False) -> pl.DataFrame:
     """Every column ``X`` with ``X_lo`` and ``X_hi`` beside it as one text column
     ``"88.20 [84.01, 92.33]"`` (the bounds dropped); for the terminal table.
+    With ``percent`` the figures are shares, printed as ``"20.7% [18.1%, 22.9%]"``.
 
     Each such column is right-aligned text, so that it lines up however the
     table renderer aligns text. Other columns are kept as they are; a
@@ -410,13 +411,17 @@ def compact_table(frame: pl.DataFrame, digits: int = 2) -> pl.DataFrame:
     paired = [c for c in cols if f"{c}_lo" in cols and f"{c}_hi" in cols]
     drop = {f"{c}_{end}" for c in paired for end in ("lo", "hi")}
 
+    scale, unit = (100.0, "%") if percent else (1.0, "")
+
+    def num(v: float) -> str:
+        return f"{v * scale:,.{digits}f}{unit}"
+
     def cell(x: float | None, lo: float | None, hi: float | None) -> str:
         if x is None or x != x:
             return ""
-        text = f"{x:,.{digits}f}"
         if lo is None or hi is None:
-            return text
-        return f"{text} [{lo:,.{digits}f}, {hi:,.{digits}f}]"
+            return num(x)
+        return f"{num(x)} [{num(lo)}, {num(hi)}]"
 
     out: dict[str, pl.Series] = {}
     for c in cols:

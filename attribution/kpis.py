@@ -52,9 +52,14 @@ def weighted_quantile(x: np.ndarray, weights: np.ndarray, q: float) -> float | N
 
 
 def format_kpi(name: str, value: float | None) -> str:
-    """A KPI value for people: rates and shares in percent, counts without decimals."""
+    """A KPI value for people: rates and shares in percent, counts without decimals,
+    money with two (the styles of :mod:`attribution.labels`, which names the KPIs)."""
+    from attribution.labels import KINDS, format_value
+
     if value is None:
         return "unavailable"
+    if name in KINDS:
+        return format_value(value, KINDS[name])
     if name.endswith(("_rate", "_share")):
         return f"{100 * value:.1f}%"
     if float(value).is_integer() and not name.startswith(("days_", "average_", "value_")):

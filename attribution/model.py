@@ -79,6 +79,11 @@ class Model:
         Registry name, what users type after ``-m``.
     description : str
         One line, shown by ``attribution models``.
+    summary : str
+        Optional: one plain sentence on what the model credits, for readers of
+        a report who do not build models ("Splits each conversion equally among
+        the touches before it."). ``{parameter}`` fields are filled from the
+        model's parameters. Reports fall back to ``description`` without it.
     needs_times : bool
         The model reads ``journeys.days_before``; on a paths-only input the
         engine refuses to run it with :class:`~attribution.errors.NeedsTimesError`.
@@ -128,6 +133,7 @@ class Model:
 
     name: ClassVar[str] = ""
     description: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
     needs_times: ClassVar[bool] = False
     allows_negative: ClassVar[bool] = False
     constraints: ClassVar[Constraints] = {}

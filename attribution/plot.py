@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import os
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 import polars as pl
 
+from attribution.api import wide_credits
 from attribution.compare import Measure, compare
 from attribution.costs import TOTAL
-from attribution.errors import OutputError
+from attribution.errors import InputError, OutputError
+from attribution.labels import model_title
 from attribution.sinks import CHART_OUTPUTS, write_output
 
 if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is drawn
@@ -29,12 +32,14 @@ if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is dr
 __all__ = [
     "CHART_FORMATS",
     "LABELS",
+    "OTHER",
     "PALETTE",
     "CreditBars",
     "chart_format",
     "credit_bars",
     "figure_size",
     "model_color",
+    "model_colors",
     "new_figure",
     "plot_credits",
     "plot_path_lengths",
@@ -130,9 +135,59 @@ def require_matplotlib() -> Any:
     return matplotlib
 
 
-def model_color(index: int) -> str:
-    """The colour of the ``index``-th model (from 0), the same in every chart."""
-    return PALETTE[index % len(PALETTE)]
+# The built-in models keep one colour each, whatever else a chart shows; a plugin's
+# model gets the slot its name hashes to (crc32, the same in every process).
+_MODEL_SLOTS = {
+    "linear": 0,
+    "markov": 1,
+    "shapley": 2,
+    "time_decay": 3,
+    "first_touch": 4,
+    "last_touch": 5,
+    "position_based": 6,
+    "ordered_shapley": 8,
+    "data_driven": 9,
+}
+
+
+def _model_name(label: str) -> str:
+    """The registry name in a label: ``time_decay`` of ``time_decay:half_life_days=3#2``."""
+    return label.partition(":")[0].partition("#")[0].strip()
+
+
+def model_color(model: int | str) -> str:
+    """The colour of a model, from :data:`PALETTE`: by its label or name, the same in
+    every chart and every run (an int is a position in the palette, as before).
+
+    A chart of several models calls :func:`model_colors`, which also keeps two models
+    of one chart apart.
+    """
+    if isinstance(model, int):
+        return PALETTE[model % len(PALETTE)]
+    name = _model_name(model)
+    slot = _MODEL_SLOTS.get(name)
+    if slot is None:
+        slot = zlib.crc32(name.encode("utf-8")) % len(PALETTE)
+    return PALETTE[slot]
+
+
+def model_colors(labels: Sequence[str]) -> dict[str, str]:
+    """A colour per model label: each its own :func:`model_color`, unless a model before
+    it in ``labels`` has that colour already (``time_decay`` and
+    ``time_decay:half_life_days=3``); it then takes the next free one of the palette."""
+    taken: dict[str, str] = {}
+    used: list[str] = []
+    for label in labels:
+        start = PALETTE.index(model_color(label))
+        for step in range(len(PALETTE)):
+            colour = PALETTE[(start + step) % len(PALETTE)]
+            if colour not in used:
+                break
+        else:  # more models than colours: the palette cycles
+            colour = PALETTE[start]
+        taken[label] = colour
+        used.append(colour)
+    return taken
 
 
 @contextmanager
@@ -180,40 +235,128 @@ class CreditBars:
 
     ``values[i, k]`` is channel ``channels[i]`` under model ``models[k]``, NaN
     where the model has no value; channels are in drawing order (largest
-    mean first).
+    mean first). With ``top``, the channels after the first ``top`` are one
+    last row, ``Other (n channels)``, and ``other`` is that ``n`` (0 without).
+    ``lo`` and ``hi``, when the credit table has ``<measure>_lo`` and
+    ``<measure>_hi`` columns (an interval of each credit), are the same shape
+    as ``values``; NaN where there is no interval (the "other" row).
     """
 
     channels: list[str]
     models: list[str]
     values: np.ndarray
+    lo: np.ndarray | None = None
+    hi: np.ndarray | None = None
+    other: int = 0
 
     def format(self, measure: str) -> Any:
         """How a value of ``measure`` prints (as the bar labels do)."""
         return _value_format(measure, self.values)
 
 
+OTHER = "Other ({n} channels)"
+"""Name of the row that holds the channels after the top ones in a chart."""
+
+_ADDITIVE = ("share", "conversions", "value", "cost")
+
+
+def _wide_values(
+    credits: pl.DataFrame, column: str, labels: Sequence[str], channels: pl.DataFrame
+) -> np.ndarray:
+    wide = wide_credits(credits, column, labels, channels)
+    return wide.select(labels).to_numpy().astype(np.float64).reshape(wide.height, len(labels))
+
+
+def _other_row(
+    credits: pl.DataFrame,
+    measure: str,
+    labels: Sequence[str],
+    folded: list[str],
+    values: np.ndarray,
+) -> np.ndarray:
+    """The measure of the folded channels taken together, per model."""
+    if measure in _ADDITIVE:
+        seen = np.isfinite(values).any(axis=0)
+        return np.where(seen, np.nansum(np.where(np.isfinite(values), values, 0.0), axis=0), np.nan)
+    # a ratio of the folded channels is the ratio of their sums, as a '(total)' row is
+    sums = (
+        credits.filter(pl.col("channel").is_in(folded))
+        .group_by("model")
+        .agg(
+            pl.col("conversions").sum(),
+            pl.col("value").sum(),
+            pl.when(pl.col("cost").is_not_null().any()).then(pl.col("cost").sum()).alias("cost"),
+        )
+    )
+    by_model = {row["model"]: row for row in sums.iter_rows(named=True)}
+    out = np.full(len(labels), np.nan)
+    for k, label in enumerate(labels):  # a loop over models
+        row = by_model.get(label)
+        if row is None or row["cost"] is None:
+            continue
+        conv, value, cost = float(row["conversions"]), float(row["value"]), float(row["cost"])
+        if measure == "cpa" and conv != 0:
+            out[k] = cost / conv
+        elif measure == "roas" and cost != 0:
+            out[k] = value / cost
+        elif measure == "roi" and cost != 0:
+            out[k] = (value - cost) / cost
+    return out
+
+
 def credit_bars(
-    credits: pl.DataFrame | Any, measure: Measure = "share", *, models: Sequence[str] | None = None
+    credits: pl.DataFrame | Any,
+    measure: Measure = "share",
+    *,
+    models: Sequence[str] | None = None,
+    top: int | None = None,
 ) -> CreditBars:
     """The channels, models and values of the chart :func:`plot_credits` draws.
 
     Takes the same ``credits`` (a long credit table, or an AttributionResult),
-    ``measure`` and ``models``; the ``(total)`` rows of a costed table are left
-    out and the channels are sorted by their mean over the models, largest
-    first (ties by name); a channel with no value at all comes last.
+    ``measure``, ``models`` and ``top``; the ``(total)`` rows of a costed table
+    are left out and the channels are sorted by their mean over the models,
+    largest first (ties by name); a channel with no value at all comes last.
+    With ``top``, the channels after the first ``top`` are added up into one
+    last row (for cpa, roas and roi: the ratio of their summed conversions,
+    value and cost).
     """
     if hasattr(credits, "credits") and not isinstance(credits, pl.DataFrame):
         credits = credits.credits
+    if top is not None and top < 1:
+        raise InputError(f"top must be a number of channels >= 1, got {top}")
     wide = compare(credits, measure, models=models)
     wide = wide.filter(pl.col("channel") != TOTAL)
-    labels = [c for c in wide.columns if c not in ("channel", "min", "max", "spread")]
+    # the models' own columns: compare() may add min/max/spread, bounds and `differs`
+    labels = [
+        c for c in credits["model"].unique(maintain_order=True).to_list() if c in wide.columns
+    ]
+    if models is not None:
+        labels = [m for m in models if m in wide.columns]
     values = wide.select(labels).to_numpy().astype(np.float64).reshape(wide.height, len(labels))
     # largest mean first; all-empty channels last (nanmean of nothing warns, so guard)
     counted = np.isfinite(values).sum(axis=1)
     sums = np.where(np.isfinite(values), values, 0.0).sum(axis=1)
     mean = np.where(counted > 0, sums / np.maximum(counted, 1), -np.inf)
     order = np.lexsort((wide["channel"].to_numpy(), -mean))
-    return CreditBars(wide["channel"].to_numpy()[order].tolist(), labels, values[order])
+    channels = wide["channel"].to_numpy()[order].tolist()
+    values = values[order]
+    lo = hi = None
+    if {f"{measure}_lo", f"{measure}_hi"} <= set(credits.columns):
+        frame = pl.DataFrame({"channel": channels}, schema={"channel": pl.String})
+        lo = _wide_values(credits, f"{measure}_lo", labels, frame)
+        hi = _wide_values(credits, f"{measure}_hi", labels, frame)
+    other = 0
+    if top is not None and len(channels) > top + 1:  # folding one channel hides nothing
+        folded = channels[top:]
+        other = len(folded)
+        row = _other_row(credits, measure, labels, folded, values[top:])
+        channels = [*channels[:top], OTHER.format(n=other)]
+        values = np.vstack([values[:top], row[None, :]])
+        if lo is not None and hi is not None:
+            gap = np.full((1, len(labels)), np.nan)
+            lo, hi = np.vstack([lo[:top], gap]), np.vstack([hi[:top], gap])
+    return CreditBars(channels, labels, values, lo, hi, other)
 
 
 def plot_credits(
@@ -224,12 +367,15 @@ def plot_credits(
     ax: Axes | None = None,
     title: str | None = None,
     bar_labels: bool | Literal["auto"] = "auto",
+    top: int | None = None,
 ) -> Axes:
     """Draw a grouped horizontal bar chart of one measure by channel and model.
 
     Channels are sorted by their mean over the models, largest at the top;
-    each model has one colour (:data:`PALETTE`, in the order of the models),
-    named in the legend. Channels a model has no
+    each model has its own colour (:func:`model_colors`: by its name, the
+    same in every chart and run), named in words in the legend. Where the
+    table has ``<measure>_lo`` and ``<measure>_hi`` columns, each bar gets
+    that interval as an error bar. Channels a model has no
     value for (a null ROAS, say) get no bar. The ``(total)`` rows of a costed
     table are left out.
 
@@ -248,6 +394,9 @@ def plot_credits(
         Default: ``"<Measure> by channel and model"``.
     bar_labels : bool or "auto", default "auto"
         Write each bar's value at its end; "auto" does so up to 60 bars.
+    top : int, optional
+        Draw the ``top`` channels and one bar per model for all the others
+        together ("Other (n channels)", last); default: every channel.
 
     Returns
     -------
@@ -263,7 +412,7 @@ def plot_credits(
     require_matplotlib()
     from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-    bars_of = credit_bars(credits, measure, models=models)
+    bars_of = credit_bars(credits, measure, models=models, top=top)
     channels, labels, values = bars_of.channels, bars_of.models, bars_of.values
     n_ch, n_models = len(channels), len(labels)
 
@@ -279,17 +428,26 @@ def plot_credits(
         bar_labels == "auto" and n_ch * n_models <= _MAX_LABELLED_BARS
     )
     fmt = bars_of.format(measure)
+    colours = model_colors(labels)
     for k, label in enumerate(labels):  # one bar series per model
         offset = (k - (n_models - 1) / 2) * height
         column = values[:, k]
+        xerr = None
+        if bars_of.lo is not None and bars_of.hi is not None:
+            # distances below and above the bar's end; no interval draws no whisker
+            below = np.clip(column - bars_of.lo[:, k], 0.0, None)
+            above = np.clip(bars_of.hi[:, k] - column, 0.0, None)
+            xerr = np.nan_to_num(np.vstack([below, above]), nan=0.0)
         # an empty value (no cost, division by zero) is a zero-width bar labelled n/a,
         # so a missing bar is never mistaken for a small one
         bars = ax.barh(
             ys + offset,
             np.nan_to_num(column, nan=0.0),
             height=height * 0.95,
-            label=label,
-            color=model_color(k),
+            label=model_title(label),
+            color=colours[label],
+            xerr=xerr,
+            error_kw={"ecolor": _INK, "elinewidth": 0.8, "capsize": 2},
         )
         if label_bars:
             ax.bar_label(
@@ -302,7 +460,7 @@ def plot_credits(
     ax.invert_yaxis()  # first channel (largest) at the top
     ax.set_ylim(n_ch - 0.5, -0.5)
     ax.set_xlabel(LABELS[measure])
-    ax.set_ylabel("channel")
+    ax.set_ylabel("Channel")
     ax.set_title(title if title is not None else f"{_TITLES[measure]} by channel and model")
     if measure in ("share", "roi"):
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
@@ -362,9 +520,9 @@ def plot_path_lengths(
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(9.0, 3.6), layout="constrained")
-    ax.bar(length, converting, width=0.75, color=PALETTE[2], label="converting")
+    ax.bar(length, converting, width=0.75, color=PALETTE[2], label="Converting")
     ax.bar(
-        length, others, width=0.75, bottom=converting, color=NOT_CONVERTING, label="not converting"
+        length, others, width=0.75, bottom=converting, color=NOT_CONVERTING, label="Not converting"
     )
     if len(length) <= 30:  # every length its own tick while they fit
         ax.set_xticks(length, [f"{n:.0f}" for n in length])
@@ -373,8 +531,8 @@ def plot_path_lengths(
     ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:,.0f}"))
     if len(length):
         ax.set_xlim(length.min() - 0.6, length.max() + 0.6)
-    ax.set_xlabel("touches per journey")
-    ax.set_ylabel("journeys")
+    ax.set_xlabel("Touches per journey")
+    ax.set_ylabel("Journeys")
     ax.set_title(title if title is not None else "Journeys by number of touches")
     ax.grid(axis="y", alpha=0.6)
     ax.set_axisbelow(True)

@@ -35,6 +35,28 @@ class Run:
         """The long credit table, with ``cost, cpa, roas, roi`` when costs were given."""
         return self.result.credits if self.costed is None else self.costed.table
 
+    def __repr__(self) -> str:
+        costs = "" if self.costed is None else ", with costs"
+        return f"<Run{costs}: {repr(self.result)[1:-1]}>"
+
+    def _repr_html_(self) -> str:
+        """A notebook's view: the summary and the credit table, with each model's
+        blended cost, CPA, ROAS and ROI when costs were given."""
+        from attribution.api import _result_html
+        from attribution.costs import TOTAL
+
+        if self.costed is None:
+            return self.result._repr_html_()
+        totals = self.costed.table.filter(pl.col("channel") == TOTAL).select(
+            "model", "conversions", "value", "cost", "cpa", "roas", "roi"
+        )
+        if totals.height == 0:  # without the totals rows: the costed table itself
+            return _result_html(self.result, self.costed.table, "Credit with costs")
+        html = _result_html(self.result, self.result.wide("conversions"), "Credited conversions")
+        from attribution.report.tables import table
+
+        return html[: -len("</div>")] + table(totals, caption="Per model, blended") + "</div>"
+
     def messages(self) -> list[str]:
         """What to tell the user beside the data, one line each: the run summary,
         models skipped or not loaded, the models' notes, channels without cost."""

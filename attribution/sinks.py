@@ -108,17 +108,119 @@ def _write_json(doc: Any, path: Path) -> None:
         fh.write("\n")
 
 
-def _write_xlsx(frame: pl.DataFrame, path: Path) -> None:
-    """One worksheet with a header row; nulls are empty cells, numbers stay numbers."""
+_XLSX_FORMATS = {
+    "share": "0.0%",
+    "change": "+0.0%;-0.0%;0.0%",
+    "ratio": "#,##0.00",
+    "days": "#,##0.0",
+}
+_TABLE_STYLE = "Table Style Medium 2"
+
+
+def _xlsx_format(kind: str, whole: bool, currency: str | None) -> str | None:
+    """The Excel number format of a kind of number (see attribution.labels.Kind)."""
+    if kind == "money":
+        return f'#,##0.00 "{currency}"' if currency else "#,##0.00"
+    if kind in ("count", "number"):
+        return "#,##0" if whole else "#,##0.00"
+    return _XLSX_FORMATS.get(kind)
+
+
+def _write_xlsx(payload: Any, path: Path) -> None:
+    """A workbook (:class:`attribution.workbook.Workbook`, or one sheet of a frame):
+    each table an Excel table with a bold frozen header, numbers formatted by kind,
+    totals in a table of their own below it; nulls are empty cells."""
     try:
-        import xlsxwriter  # noqa: F401  (polars' write_excel needs it)
+        import xlsxwriter
     except ImportError as exc:
         raise OutputError(
             "xlsx output needs xlsxwriter, which is not installed; "
             "install the xlsx extra: pip install 'attribution-engine[xlsx]'"
         ) from exc
-    # float_precision only sets the cells' display format; the stored values are exact
-    frame.write_excel(path, worksheet="data", autofit=True, float_precision=4)
+    import re
+
+    from attribution.labels import is_whole
+    from attribution.workbook import as_workbook, cell_value
+
+    book = as_workbook(payload)
+    workbook = xlsxwriter.Workbook(str(path))
+    bold = workbook.add_format({"bold": True})
+    cache: dict[str | None, Any] = {}
+
+    def number_format(text: str | None) -> Any:
+        if text not in cache:
+            cache[text] = workbook.add_format({"num_format": text}) if text else None
+        return cache[text]
+
+    used_names: set[str] = set()
+
+    def table_name(name: str) -> str:
+        base = re.sub(r"\W", "", name) or "Table"
+        base = base if base[0].isalpha() else f"T{base}"
+        out, n = base, 1
+        while out.lower() in used_names:
+            n += 1
+            out = f"{base}{n}"
+        used_names.add(out.lower())
+        return out
+
+    def write_table(sheet: Any, frame: pl.DataFrame, top: int, name: str) -> list[int]:
+        """Write ``frame`` as an Excel table from row ``top``; the widths its columns need."""
+        columns = frame.columns
+        headers = [sheet.header(c) for c in columns]
+        widths = [len(h) for h in headers]
+        formats: list[list[Any]] = []
+        for j, column in enumerate(columns):  # a loop over columns
+            kind = sheet.kind(column)
+            values = frame[column].to_list()
+            if isinstance(kind, str):  # one style for the column: whole when every value is
+                whole = all(v is None or is_whole(v) for v in values)
+                fmt = number_format(_xlsx_format(kind, whole, book.currency))
+                formats.append([fmt] * len(values))
+            else:  # a kind per row (the KPIs): each cell on its own
+                formats.append(
+                    [
+                        number_format(_xlsx_format(k, v is None or is_whole(v), book.currency))
+                        for k, v in zip(kind, values, strict=True)
+                    ]
+                )
+            shown = [len(f"{v:,.2f}") if isinstance(v, float) else len(str(v)) for v in values]
+            widths[j] = max([widths[j], *shown])
+        if frame.height == 0:  # Excel has no table without a row; a bold header says enough
+            ws.write_row(top, 0, headers, bold)
+            return widths
+        ws.add_table(
+            top,
+            0,
+            top + frame.height,
+            len(columns) - 1,
+            {
+                "name": table_name(name),
+                "style": _TABLE_STYLE,
+                "columns": [{"header": h, "header_format": bold} for h in headers],
+            },
+        )
+        for i, row in enumerate(frame.iter_rows()):  # a loop over a sheet's rows (channels)
+            for j, value in enumerate(row):
+                ws.write(top + 1 + i, j, cell_value(value), formats[j][i])
+        return widths
+
+    for sheet in book.sheets:  # a loop over sheets
+        name = re.sub(r"[\[\]:*?/\\]", " ", sheet.name)[:31]
+        ws = workbook.add_worksheet(name)
+        widths = write_table(sheet, sheet.table, 0, name)
+        ws.freeze_panes(1, 0)  # the header stays in view while scrolling
+        if sheet.totals is not None and sheet.totals.height:
+            # apart from the table, after an empty row: a SUM over the table's column
+            # (or its structured reference) never counts a total twice
+            top = sheet.table.height + 2
+            ws.write(top, 0, sheet.totals_title, bold)
+            more = write_table(sheet, sheet.totals, top + 1, f"{name} totals")
+            more = (more + [0] * len(widths))[: len(widths)]
+            widths = [max(a, b) for a, b in zip(widths, more, strict=True)]
+        for j, width in enumerate(widths):
+            ws.set_column(j, j, min(max(width + 2, 8), 60))
+    workbook.close()
 
 
 def _graph_writer(kind: str) -> Callable[[Any, Path], None]:

@@ -20,15 +20,14 @@ from attribution.cli.options import (
     output_format,
     output_options,
     step,
+    write_result,
 )
 from attribution.compare import Measure, compare
 from attribution.costs import COST_COLUMNS
 from attribution.intervals import IntervalSettings, compact_table
+from attribution.labels import kind_of
 from attribution.run import run
 from attribution.text import render_table
-
-# decimals in the text table: ratios need more than money does
-_DIGITS = {"share": 3, "roas": 3, "roi": 3}
 
 
 @click.command("compare")
@@ -83,12 +82,20 @@ def command(
         outcome = run(journeys, models, costs=costs, intervals=intervals)
     echo_all(outcome.messages())
     wide = compare(outcome.credits, measure, sort=sort, baseline=baseline)
-    digits = _DIGITS.get(measure, 2)
-    emit(
-        wide,
-        fmt=fmt,
-        output=output,
-        table=lambda: render_table(
-            compact_table(wide, digits) if intervals is not None else wide, digits=digits
-        ),
-    )
+    kind = kind_of(measure)  # every model's column and the spread read as the measure does
+    if fmt == "xlsx":
+        from attribution.compare import SPREAD_COLUMNS
+        from attribution.labels import model_title
+        from attribution.workbook import Sheet, Workbook
+
+        numeric = {c: kind for c in wide.columns if c != "channel"}
+        titles = {c: model_title(c) for c in numeric if c not in SPREAD_COLUMNS}
+        sheet = Sheet(f"Compare {measure}", wide, kinds=numeric, headers=titles)
+        write_result(Workbook((sheet,)), fmt, output)
+        return
+    if intervals is not None:  # each cell "88.20 [84.01, 92.33]"
+        percent = kind == "share"  # shares read as percentages, as without intervals
+        compact = compact_table(wide, 1 if percent else 2, percent=percent)
+        emit(wide, fmt=fmt, output=output, table=lambda: render_table(compact, kind=kind))
+        return
+    emit(wide, fmt=fmt, output=output, table=lambda: render_table(wide, kind=kind))

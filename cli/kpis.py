@@ -14,8 +14,10 @@ from attribution.cli.options import (
     kpi_options,
     output_format,
     output_options,
+    write_result,
 )
 from attribution.kpis import compute_kpis
+from attribution.labels import whole_counts
 from attribution.text import render_kpis
 
 
@@ -41,10 +43,15 @@ def command(
     kpis = compute_kpis(inputs.load(), channel_kinds=kinds, top=top)
     for note in kpis.notes:
         echo_err(f"note: {note}")
+    if fmt == "xlsx":  # the KPIs grouped in words, the channels and the top paths
+        from attribution.workbook import Workbook, kpi_sheets
+
+        write_result(Workbook(tuple(kpi_sheets(kpis))), fmt, output)
+        return
     emit(
         kpis.long(),
         fmt=fmt,
         output=output,
         table=lambda: render_kpis(kpis),
-        json_doc=kpis.to_dict,
+        json_doc=lambda: whole_counts(kpis.to_dict()),  # counts as ints, rates as floats
     )

@@ -12,7 +12,9 @@ import dataclasses
 import functools
 import os
 import re
+import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -96,16 +98,58 @@ def echo_all(messages: list[str]) -> None:
         echo_err(message)
 
 
+_BAR_CELLS = 24  # the width of the moving bar, in characters
+_BAR_DELAY = 0.5  # seconds before a step shows its bar: quick steps do not flicker
+
+
 @contextmanager
 def step(label: str) -> Iterator[None]:
-    """Show ``label ... done (1.2 s)`` on stderr when stderr is a terminal."""
+    """Show a moving bar with the elapsed time while the step runs, then
+    ``label ... done (1.2 s)``, on stderr and only when stderr is a terminal.
+
+    The steps (reading, building journeys, running models) cannot say how far
+    along they are, so the bar is an activity bar: a block that moves from end
+    to end, redrawn ten times a second by a thread, with the seconds so far.
+    In a pipe, a file or a test nothing is written.
+    """
     if not sys.stderr.isatty():
         yield
         return
-    click.echo(f"{label} ...", err=True, nl=False)
+    stop = threading.Event()
     start = time.perf_counter()
-    yield
-    click.echo(f" done ({time.perf_counter() - start:.1f} s)", err=True)
+    width = max(shutil.get_terminal_size((80, 24)).columns - 1, 20)
+    shown = (
+        label if len(label) <= width - _BAR_CELLS - 14 else label[: width - _BAR_CELLS - 15] + "…"
+    )
+    drawn = [0]  # the longest line drawn, to blank it out at the end
+
+    def draw() -> None:
+        if stop.wait(_BAR_DELAY):
+            return
+        block, tick = 6, 0
+        while True:
+            span = _BAR_CELLS - block
+            at = tick % (2 * span)
+            at = at if at <= span else 2 * span - at  # back and forth
+            bar = " " * at + "=" * block + " " * (span - at)
+            line = f"{shown} [{bar}] {time.perf_counter() - start:5.1f} s"
+            drawn[0] = max(drawn[0], len(line))
+            click.echo(f"\r{line}", err=True, nl=False)
+            tick += 1
+            if stop.wait(0.1):
+                return
+
+    thread = threading.Thread(target=draw, name=f"progress: {label}", daemon=True)
+    thread.start()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "done"
+    finally:
+        stop.set()
+        thread.join()
+        end = f"{shown} ... {outcome} ({time.perf_counter() - start:.1f} s)"
+        click.echo(f"\r{end.ljust(drawn[0])}", err=True)
 
 
 def _lookback(value: str) -> float | None:
@@ -475,3 +519,71 @@ def interval_options(func: Callable) -> Callable:
     ):
         wrapper = decorator(wrapper)
     return wrapper
+
+
+# -- how results read for people: the currency, and the baseline of a comparison ----------
+def _currency(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is None:
+        return None
+    code = value.strip()
+    if not code or len(code) > 8 or any(c.isspace() for c in code):
+        raise click.BadParameter(f"expected a currency code such as EUR, got '{value}'")
+    return code
+
+
+def currency_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--currency CODE``: the currency of conversion values and costs, shown with money
+    (``EUR 1,250.00``); the command receives ``currency`` (None: plain numbers)."""
+    return click.option(
+        "--currency",
+        metavar="CODE",
+        callback=_currency,
+        help="Currency of values and costs, shown with money (e.g. EUR); default: plain numbers.",
+    )(func)
+
+
+def _baseline(ctx: click.Context, param: click.Parameter, value: str) -> str | None:
+    from attribution.change import DEFAULT_BASELINE
+
+    if value.strip().lower() == "none":
+        return None
+    if value.strip() != DEFAULT_BASELINE:  # the default may be missing: then only a note
+        parse_models([value])  # an unknown model fails here, before any data is read
+    return value.strip()
+
+
+def baseline_option(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--baseline MODEL``: the model every other is compared with, channel by channel
+    (GA4's model comparison); the command receives ``baseline`` (None: no comparison)."""
+    from attribution.change import DEFAULT_BASELINE
+
+    return click.option(
+        "--baseline",
+        default=DEFAULT_BASELINE,
+        show_default=True,
+        metavar="NAME[:key=value,...]|none",
+        callback=_baseline,
+        help="Model the others are compared with, per channel; run too if not among -m.",
+    )(func)
+
+
+def input_coverage(inputs: InputOptions, currency: str | None, has_times: bool) -> Any:
+    """What a report or workbook says it covers: the input's name, its period (read
+    again, lazily, for its dates; none for a paths table), the lookback window and
+    the currency (:class:`attribution.coverage.Coverage`)."""
+    import math
+
+    from attribution.coverage import Coverage, input_period
+
+    period = None
+    if has_times:
+        period = input_period(
+            inputs.source,
+            conversions=inputs.conversions,
+            columns=inputs.columns,
+            conversion_event=inputs.conversion_event,
+            time_unit=inputs.time_unit,
+            delimiter=inputs.delimiter,
+        )
+    lookback = math.inf if inputs.lookback_days is None else inputs.lookback_days
+    return Coverage(os.path.basename(inputs.source), period, lookback, currency)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 import click
@@ -12,8 +11,11 @@ from attribution.api import LabelledModel
 from attribution.cli.options import (
     InputOptions,
     all_inputs,
+    baseline_option,
     cost_options,
+    currency_option,
     echo_err,
+    input_coverage,
     input_options,
     kpi_options,
     model_option,
@@ -34,6 +36,8 @@ from attribution.report import write_report
 )
 @cost_options
 @kpi_options
+@currency_option
+@baseline_option
 @click.option("--title", default="Attribution report", show_default=True)
 def command(
     inputs: InputOptions,
@@ -42,11 +46,14 @@ def command(
     models: list[LabelledModel] | None,
     output: str,
     costs: pl.DataFrame | None,
+    currency: str | None,
+    baseline: str | None,
     title: str,
 ) -> None:
-    """Write an HTML report of INPUT to -o FILE: the KPIs, every model's credit
-    side by side, a chart comparing the models per channel, the path length
-    distribution, the top paths and the Markov transition graph.
+    """Write an HTML report of INPUT to -o FILE: what it covers, the KPIs, every
+    model's credit side by side, a chart comparing the models per channel, each
+    channel's change against the --baseline model, the path length distribution,
+    the top paths, the Markov transition graph and the formulas.
 
     The file is self-contained (styles and SVG charts inline, no network needed
     to open it), so it can be sent as it is. Takes the same input options as
@@ -55,6 +62,7 @@ def command(
     """
     journeys = inputs.load()  # the -m specs were parsed and checked before this
     with step("writing the report"):
+        coverage = input_coverage(inputs, currency, journeys.has_times)
         write_report(
             output,
             journeys,
@@ -64,6 +72,7 @@ def command(
             channel_kinds=kinds,
             top=top,
             title=title,
-            source=os.path.basename(inputs.source),
+            coverage=coverage,
+            baseline=baseline,
         )
     echo_err(f"wrote {output}")

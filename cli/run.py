@@ -10,17 +10,22 @@ import polars as pl
 from attribution.api import LabelledModel
 from attribution.cli.options import (
     InputOptions,
+    baseline_option,
     cost_options,
+    currency_option,
     echo_all,
     emit,
+    input_coverage,
     input_options,
     interval_options,
     model_option,
     output_format,
     output_options,
     step,
+    write_result,
 )
 from attribution.intervals import IntervalSettings, compact_table, wide_with_bounds
+from attribution.labels import whole_counts
 from attribution.run import run
 from attribution.text import render_table
 
@@ -40,6 +45,8 @@ from attribution.text import render_table
 @click.option(
     "--details", is_flag=True, help="Add each model's extras (removal effects, ...) to JSON output."
 )
+@currency_option
+@baseline_option
 def command(
     inputs: InputOptions,
     models: list[LabelledModel] | None,
@@ -49,13 +56,15 @@ def command(
     fmt: str | None,
     output: str | None,
     details: bool,
+    currency: str | None,
+    baseline: str | None,
 ) -> None:
     """Attribute the conversions of INPUT to channels with one or more models.
 
     INPUT is an event file (CSV, CSV.GZ, Parquet, NDJSON) or a paths table in
     the ChannelAttribution layout. The credit table is long: model, channel,
     conversions, value, share; the `table` format shows channels as rows and
-    models as columns (credited conversions).
+    models as columns (credited conversions), in blocks that fit the terminal.
 
     With --costs the credit table gains cost, cpa (cost / conversions), roas
     (value / cost) and roi ((value - cost) / cost) and a '(total)' row per
@@ -67,6 +76,10 @@ def command(
     cpa, roas and roi), touched_conversions and few_conversions (fewer than
     30 conversions touch the channel); the `table` format shows each figure
     as `88.20 [84.01, 92.33]`. See docs/intervals.md.
+
+    The `xlsx` format writes a workbook for planners: what it covers, credit by
+    model, each channel's change against --baseline, costs and returns, and
+    the KPIs, a sheet each, with totals apart from the tables they total.
     """
     fmt = output_format(output, fmt)  # fails before the input is read
     if details and fmt != "json":
@@ -75,6 +88,10 @@ def command(
     with step("attributing"):
         outcome = run(journeys, models, costs=costs, totals=totals, intervals=intervals)
     echo_all(outcome.messages())
+
+    if fmt == "xlsx":
+        write_result(_workbook(outcome, inputs, currency, baseline), fmt, output)
+        return
 
     def table() -> str:
         if intervals is not None:
@@ -85,10 +102,35 @@ def command(
             )
             return render_table(compact_table(wide))
         if costs is None:
-            return render_table(outcome.result.wide("conversions"))
+            return render_table(outcome.result.wide("conversions"), kind="count")
         return render_table(outcome.credits)
 
     def json_doc() -> dict[str, Any]:
-        return outcome.to_dict(details=details)
+        doc = outcome.to_dict(details=details)
+        doc["summary"] = whole_counts(doc["summary"])  # 120 journeys, not 120.0
+        return doc
 
     emit(outcome.credits, fmt=fmt, output=output, table=table, json_doc=json_doc)
+
+
+def _workbook(
+    outcome: Any, inputs: InputOptions, currency: str | None, baseline: str | None
+) -> Any:
+    from attribution.change import baseline_run
+    from attribution.cli.options import echo_err
+    from attribution.kpis import compute_kpis
+    from attribution.workbook import run_workbook
+
+    journeys = outcome.result.journeys
+    with step("laying out the workbook"):
+        base = None
+        if baseline is not None:
+            base, why = baseline_run(outcome.result, baseline)
+            if why is not None:
+                echo_err(f"note: no comparison sheet: {why}")
+        return run_workbook(
+            outcome,
+            kpis=compute_kpis(journeys),
+            baseline=base,
+            coverage=input_coverage(inputs, currency, journeys.has_times),
+        )

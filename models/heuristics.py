@@ -19,6 +19,7 @@ class FirstTouch(TouchWeightModel):
 
     name = "first_touch"
     description = "All credit to the first touch of the journey."
+    summary = "Gives each conversion wholly to the first channel the customer came through."
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         return (journeys.position == 0).astype(np.float64)
@@ -29,6 +30,7 @@ class LastTouch(TouchWeightModel):
 
     name = "last_touch"
     description = "All credit to the last touch before the conversion."
+    summary = "Gives each conversion wholly to the last channel before it."
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         last = np.repeat(journeys.lengths - 1, journeys.lengths)
@@ -40,6 +42,7 @@ class Linear(TouchWeightModel):
 
     name = "linear"
     description = "Equal credit to every touch of the journey."
+    summary = "Splits each conversion equally among the touches before it."
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         lengths = journeys.lengths
@@ -62,6 +65,10 @@ class TimeDecay(TouchWeightModel):
 
     name = "time_decay"
     description = "Recent touches get more: weight halves every half_life_days before conversion."
+    summary = (
+        "Splits each conversion among its touches, recent ones counting more: a touch's "
+        "weight halves every {half_life_days:g} days before the conversion."
+    )
     needs_times = True
     constraints: ClassVar[Constraints] = {
         "half_life_days": Interval(Real, 0, None, closed="neither")
@@ -100,6 +107,10 @@ class PositionBased(TouchWeightModel):
 
     name = "position_based"
     description = "U-shaped: `first` to the first touch, `last` to the last, rest to the middle."
+    summary = (
+        "Gives {first:.0%} of each conversion to the first touch, {last:.0%} to the last, and"
+        " shares the rest among the touches between."
+    )
     constraints: ClassVar[Constraints] = {
         "first": Interval(Real, 0, 1),
         "last": Interval(Real, 0, 1),

@@ -478,6 +478,10 @@ class Markov(Model):
 
     name = "markov"
     description = "Markov chain removal effects, exact (order k or auto), value tied to last state."
+    summary = (
+        "Credits each channel by how many conversions would be lost if the channel were taken"
+        " out of the customers' journeys."
+    )
     constraints: ClassVar[Constraints] = {
         "order": (Interval(Integral, 1, None, closed="left"), Options("auto")),
         "max_order": Interval(Integral, 1, None, closed="left"),

@@ -531,6 +531,10 @@ class Shapley(Model):
 
     name = "shapley"
     description = "Shapley value of each channel set's conversion-rate game (or a closed form)."
+    summary = (
+        "Shares each conversion by how much each channel adds to the conversion rate of the "
+        "channels it appears with (Shapley values)."
+    )
     allows_negative = True
     constraints: ClassVar[Constraints] = {
         "characteristic": Options(*CHARACTERISTICS),
@@ -664,6 +668,10 @@ class OrderedShapley(Model):
 
     name = "ordered_shapley"
     description = "Simplified Shapley value split over touch positions (Zhao et al. 2018)."
+    summary = (
+        "Splits each conversion equally among the distinct channels of its journey, and each "
+        "channel's part over its touches."
+    )
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         """Weight of every touch, adding up to 1 per journey."""

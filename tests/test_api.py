@@ -73,3 +73,38 @@ def test_summary_accounts_for_every_conversion():
         1,
     )
     assert (s["conversion_value"], s["unattributed_value"]) == (14.0, 4.0)
+
+
+def test_a_result_shows_itself_shortly_and_as_html_in_a_notebook(sample_events):
+    from attribution.run import run
+
+    outcome = run(sample_events, ["linear", "markov"], costs={"email": 10.0})
+    text = repr(outcome.result)
+    assert text.startswith("<AttributionResult: linear, markov;") and len(text) < 200
+    assert "array" not in text and "DataFrame" not in text  # not a dump of every frame
+    assert repr(outcome).startswith("<Run, with costs: AttributionResult: linear, markov;")
+    html = outcome.result._repr_html_()
+    assert "<table" in html and "<th>linear</th><th>markov</th>" in html
+    assert html.count("<tr>") == 1 + outcome.result.journeys.n_channels
+    assert "conversions worth" in html  # the summary
+    assert "Per model, blended" in outcome._repr_html_()
+    assert repr(outcome.result.runs[0]).startswith("ModelRun('linear', Linear(), ")
+
+
+def test_the_package_offers_what_a_notebook_reaches_for_lazily():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, attribution as at\n"
+        "assert 'attribution.report' not in sys.modules and 'matplotlib' not in sys.modules\n"
+        "for name in ('compare', 'join_costs', 'compute_kpis', 'write_report', 'plot_credits',"
+        " 'credit_change', 'attribute', 'load_journeys'):\n"
+        "    assert callable(getattr(at, name)), name\n"
+        "    assert name in at.__all__ and name in dir(at), name\n"
+        "import attribution.compare\n"
+        "assert callable(at.compare)  # the function, not the module of the same name\n"
+        "assert len(at.__all__) <= 25\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr

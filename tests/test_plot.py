@@ -58,7 +58,7 @@ def test_chart_has_title_labels_legend_and_sorted_channels(credits, ax):
     assert returned is ax
     assert ax.get_title() == "Share of conversions by channel and model"
     assert ax.get_xlabel() == "Share of credited conversions"
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["first_touch", "last_touch"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["First touch", "Last touch"]
     # mean shares: a 1/3, b 1/3, c 1/3 -> ties broken by name
     assert [t.get_text() for t in ax.get_yticklabels()] == ["a", "b", "c"]
     bars = [patch.get_width() for patch in ax.patches]
@@ -213,7 +213,7 @@ def test_cli_svg_keeps_text_as_text_in_the_model_colours(sample_events, tmp_path
     out = tmp_path / "chart.svg"
     assert invoke("plot", sample_events, "-o", out, "-m", "linear", "-m", "markov").exit_code == 0
     text = out.read_text()
-    assert "<text" in text and ">linear</text>" in text  # not glyph paths
+    assert "<text" in text and ">Linear</text>" in text  # not glyph paths, and in words
     assert f"fill: {PALETTE[0].lower()}" in text and f"fill: {PALETTE[1].lower()}" in text
 
 
@@ -229,3 +229,81 @@ def test_path_lengths_stack_the_converting_journeys_first(ax):
     assert [b.get_height() for b in others] == [9, 3, 0]
     assert [b.get_y() for b in others] == [1, 3, 2]  # on top of the converting ones
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "3"]
+
+
+# -- colours by name, many channels, intervals ------------------------------------------
+def test_a_model_keeps_its_colour_whatever_else_is_drawn_and_two_of_a_kind_differ():
+    from attribution.plot import PALETTE, model_color, model_colors
+
+    alone = model_colors(["markov"])
+    crowd = model_colors(["first_touch", "linear", "markov", "shapley"])
+    assert alone["markov"] == crowd["markov"] == model_color("markov")
+    assert model_color("markov:order=2") == model_color("markov")  # by the registry name
+    pair = model_colors(["time_decay", "time_decay:half_life_days=3"])
+    assert len(set(pair.values())) == 2  # two runs of one model are told apart
+    plugin = model_color("someones_model")
+    assert plugin in PALETTE and plugin == model_color("someones_model")  # crc32: every process
+    assert len(set(model_colors([f"m{i}" for i in range(10)]).values())) == 10
+
+
+def sixty_channel_credits(**extra):
+    names = [f"ch{i:02d}" for i in range(60)]
+    shares = [(i + 1) / sum(range(1, 61)) for i in range(60)]
+    frame = pl.DataFrame(
+        {
+            "model": ["linear"] * 60,
+            "channel": names,
+            "conversions": [100 * s for s in shares],
+            "value": [1000 * s for s in shares],
+            "share": shares,
+            **extra,
+        }
+    )
+    return frame
+
+
+def test_many_channels_fold_into_one_other_bar_that_adds_up(ax):
+    from attribution.plot import credit_bars
+
+    credits = sixty_channel_credits()
+    bars = credit_bars(credits, "share", top=12)
+    assert len(bars.channels) == 13 and bars.channels[-1] == "Other (48 channels)"
+    assert bars.other == 48
+    assert bars.channels[0] == "ch59"  # the largest first
+    assert bars.values.sum() == pytest.approx(1.0)  # nothing lost in the fold
+    plot_credits(credits, "share", ax=ax, top=12)
+    assert [t.get_text() for t in ax.get_yticklabels()][-1] == "Other (48 channels)"
+    assert len(ax.containers[0].patches) == 13
+    assert len(credit_bars(credits, "share", top=59).channels) == 60  # folding one hides nothing
+
+
+def test_ratio_measures_of_the_other_bar_are_ratios_of_its_sums():
+    from attribution.plot import credit_bars
+
+    credits = join_costs(sixty_channel_credits(), {f"ch{i:02d}": 10.0 for i in range(60)}).table
+    bars = credit_bars(credits, "roas", top=5)
+    rest = credits.filter(pl.col("channel").is_in(bars_channels_after(credits, 5)))
+    assert bars.values[-1, 0] == pytest.approx(rest["value"].sum() / rest["cost"].sum())
+
+
+def bars_channels_after(credits, top):
+    from attribution.plot import credit_bars
+
+    full = credit_bars(credits, "roas")
+    return full.channels[top:]
+
+
+def test_intervals_in_the_credit_table_draw_error_bars(ax):
+    from matplotlib.container import ErrorbarContainer
+
+    shares = sixty_channel_credits()["share"]
+    credits = sixty_channel_credits(share_lo=shares * 0.8, share_hi=shares * 1.3).head(5)
+    plot_credits(credits, "share", ax=ax)
+    whiskers = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert len(whiskers) == 1
+    segments = whiskers[0].lines[2][0].get_segments()
+    widths = sorted(round(seg[1][0] - seg[0][0], 9) for seg in segments)
+    assert widths == sorted(round(0.5 * s, 9) for s in credits["share"])  # 0.8 to 1.3 of each
+    plain = new_figure(3, 1).add_subplot()
+    plot_credits(credits.drop("share_lo", "share_hi"), "share", ax=plain)
+    assert not [c for c in plain.containers if isinstance(c, ErrorbarContainer)]

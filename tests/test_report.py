@@ -31,6 +31,7 @@ from attribution.registry import Registry, use_registry
 from attribution.report import SECTIONS, render, render_report, write_report
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ROOT_COSTS = Path(__file__).resolve().parent.parent / "sample_data" / "costs.csv"
 needs_chromium = pytest.mark.skipif(
     CHROMIUM is None,
     reason="Debian's chromium is not installed (apt-get install -y chromium; "
@@ -222,15 +223,23 @@ def test_markov_section_is_a_note_when_the_model_fails(journeys, clean_registry)
 def test_costs_section_lists_cpa_per_model(journeys, with_fake_markov):
     text = render_report(journeys, ["linear"], costs={"display": 1000.0, "email": 10.0})
     section = text.split('id="costs"')[1].split("</section>")[0]
-    assert "Cost per acquisition" in section and "ROAS" in section
+    assert "Cost per conversion (CPA)" in section and "ROAS" in section
     assert "no cost for channel(s)" in section  # the uncosted channels are named
     assert 'id="costs"' not in render_report(journeys, ["linear"])
 
 
-def test_paths_input_reports_unavailable_kpis(journeys, with_fake_markov):
+def test_paths_input_lists_unavailable_kpis_once_in_a_footnote_not_as_tiles(
+    journeys, with_fake_markov
+):
     text = render_report(journeys.aggregate(), ["linear"])
-    card = re.search(r'data-kpi="customers" title="([^"]+)"', text)
-    assert card and "paths table" in card.group(1)
+    section = text.split('id="kpis"')[1].split("</section>")[0]
+    cards = re.findall(r'class="card" data-kpi="([^"]+)"', section)
+    assert "customers" not in cards and "days_to_conversion_median" not in cards
+    assert cards and "unavailable" not in section.split('id="kpis-unavailable"')[0]
+    footnote = section.split('id="kpis-unavailable"')[1]
+    assert footnote.count("Customers, Value per customer") == 1
+    assert "the input has no customers (paths table)" in footnote
+    assert section.count("paths table") == 2  # customers, and the touch times: each said once
 
 
 def test_names_are_escaped(with_fake_markov):
@@ -336,9 +345,9 @@ def test_graph_is_found_by_capability_and_roles_come_from_the_table(journeys):
     # the conversion sits at the right edge, where a channel (on the circle) never is
     won = re.search(r'data-state="WON".*?<circle cx="([\d.]+)"', graph)
     assert won and float(won.group(1)) == 810.0
-    labels = re.findall(r"<text [^>]*>([^<]+)</text></g>", graph)
+    labels = re.findall(r'<g class="node"[^>]*>.*?<text [^>]*>([^<]+)</text></g>', graph)
     assert sorted(labels) == ["bought", "display", "email", "entry", "left"]
-    assert "Transition probabilities of chain" in text
+    assert "The Markov chain of the Chain model" in text
     assert "Removal effects" not in text  # the chain has none (HasRemovalEffects)
 
 
@@ -348,7 +357,7 @@ def test_report_runs_a_registered_chain_for_the_graph_when_none_was_asked(journe
         registry.register(Chain)
         text = render_report(journeys, ["linear"])
     section = text.split('id="markov"')[1].split("</section>")[0]
-    assert "chain (default parameters, for this graph)" in section
+    assert "Chain (default parameters, for this graph)" in section
     assert 'data-chart="markov"' in section
     # the graph's run is not one of the models compared
     assert "chain" not in text.split('id="credits"')[1].split("</section>")[0]
@@ -364,7 +373,7 @@ def test_without_matplotlib_the_report_has_tables_graph_and_one_note(
     assert [a["data-chart"] for t, a in doc.tags if t == "svg"] == ["markov"]
     assert text.count("attribution-engine[plot]") == 1
     lengths = text.split('id="path-lengths"')[1].split("</section>")[0]
-    assert "<table" in lengths and "converting_journeys" in lengths
+    assert "<table" in lengths and "Converting journeys" in lengths
 
 
 def test_report_and_plot_give_a_model_one_colour(finished):
@@ -449,3 +458,304 @@ def test_report_makes_no_network_request_in_chromium(journeys, tmp_path, with_fa
     control = tmp_path / "control.html"  # the check can fail: a page that does fetch
     control.write_text('<!DOCTYPE html><img src="http://example.invalid/x.png">')
     assert page_requests(tmp_path, control) == ["http://example.invalid/x.png"]
+
+
+# -- what a manager reads ------------------------------------------------------------------
+def section_of(text: str, ident: str) -> str:
+    return text.split(f'<section id="{ident}">')[1].split("</section>")[0]
+
+
+def visible(html_text: str) -> str:
+    """The text a reader sees (tags and titles taken out)."""
+    html_text = re.sub(r"<title>.*?</title>", "", html_text, flags=re.S)
+    return re.sub(r"<[^>]+>", " ", html_text)
+
+
+@pytest.fixture
+def covered(journeys, sample_events):
+    from attribution.coverage import Coverage, input_period
+
+    period = input_period(sample_events)
+    return Coverage("events.csv", period, 30.0, "EUR")
+
+
+def test_report_opens_with_period_lookback_counts_value_and_models(
+    journeys, covered, with_fake_markov
+):
+    text = render_report(
+        journeys, ["linear", "position_based:first=0.3,last=0.5"], coverage=covered
+    )
+    assert text.index('id="overview"') < text.index('id="kpis"')
+    overview = visible(section_of(text, "overview"))
+    s = attribute(journeys, ["linear"]).summary
+    period = covered.period
+    assert f"{period.first_event:%Y-%m-%d} to {period.last_event:%Y-%m-%d}" in overview
+    assert "30 days before each conversion" in overview
+    assert f"{s['journeys']:,.0f}" in overview and f"{s['customers']:,.0f}" in overview
+    assert f"{s['conversions']:,.0f} ({s['attributed_conversions']:,.0f} attributed" in overview
+    assert f"EUR {s['conversion_value']:,.2f}" in overview
+    # each model once, in words, with the plain sentence its class gives (parameters filled in)
+    assert "Linear" in overview and "Splits each conversion equally among the touches" in overview
+    assert "Gives 30% of each conversion to the first touch, 50% to the last" in overview
+
+
+def test_without_a_currency_values_are_plain_numbers(journeys, with_fake_markov):
+    text = render_report(journeys, ["linear"])
+    assert "EUR" not in text
+    value = attribute(journeys, ["linear"]).summary["conversion_value"]
+    assert f"<dd>{value:,.2f}</dd>" in section_of(text, "overview")
+
+
+def test_a_plugin_gives_its_own_summary_or_its_description(journeys, clean_registry):
+    class Plain(Linear):
+        name = "plain"
+        description = "the technical line"
+        summary = "What a manager reads about plain."
+
+    class Terse(Linear):
+        name = "terse"
+        description = "Only a description here."
+
+    result = attribute(journeys, [Plain(), Terse()])
+    overview = visible(section_of(render(result, compute_kpis(journeys)), "overview"))
+    assert "What a manager reads about plain." in overview
+    assert "the technical line" not in overview
+    assert "Only a description here." in overview
+
+
+def test_measures_read_in_words_and_headline_kpis_come_first(journeys, covered, with_fake_markov):
+    from attribution.labels import HEADLINE_KPIS
+
+    text = render_report(journeys, ["linear", "markov"], costs={"display": 10.0}, coverage=covered)
+    kpis = section_of(text, "kpis")
+    cards = re.findall(r'class="card" data-kpi="([^"]+)"', kpis)
+    assert cards == list(HEADLINE_KPIS)  # an events input has every headline KPI
+    assert "Average order value" in kpis and "EUR " in kpis
+    # the rest in groups, none of them repeating a headline KPI
+    grouped = re.findall(r'<tr data-kpi="([^"]+)">', kpis)
+    assert grouped and not set(grouped) & set(HEADLINE_KPIS)
+    assert "<h3>Path shape</h3>" in kpis
+    # no identifier of the engine's own in a header: channels and model labels are data
+    for ident in ("channels", "top-paths", "kpis", "costs", "comparison"):
+        headers = re.findall(r"<th>([^<]*)</th>", section_of(text, ident))
+        assert headers, ident
+        assert [h for h in headers if "_" in h] == [], ident
+    assert "Conversion rate" in section_of(text, "channels")
+
+
+def test_comparison_gives_each_channels_change_against_last_touch(journeys, with_fake_markov):
+    result = attribute(journeys, ["linear", "last_touch"])
+    text = render(result, compute_kpis(journeys), baseline="last_touch")
+    section = section_of(text, "comparison")
+    credits = result.credits
+    wanted = {}
+    for channel in journeys.channels:
+        lin = credits.filter((pl.col("model") == "linear") & (pl.col("channel") == channel))
+        last = credits.filter((pl.col("model") == "last_touch") & (pl.col("channel") == channel))
+        a, b = lin["conversions"].item(), last["conversions"].item()
+        wanted[channel] = f"{100 * (a - b) / b:+.1f}%" if b else ""
+    table_pct = section.split("<h3>Change, %</h3>")[1].split("</table>")[0]
+    rows = re.findall(
+        r"<tr><td>([^<]+)</td><td[^>]*>[^<]*</td><td[^>]*>([^<]*)</td></tr>", table_pct
+    )
+    assert dict(rows) == wanted
+    assert "Last touch (baseline)" in section
+
+
+def test_baseline_not_among_the_models_runs_on_its_own(journeys, with_fake_markov):
+    text = render_report(journeys, ["linear", "markov"])  # last_touch is the default baseline
+    assert "Last touch (baseline)" in section_of(text, "comparison")
+    assert "Last touch" not in section_of(text, "credits")  # not one of the models compared
+    none = render_report(journeys, ["linear"], baseline=None)
+    assert "no baseline model was given" in section_of(none, "comparison")
+
+
+def test_an_unknown_baseline_asked_for_fails_before_running(journeys):
+    from attribution.errors import ModelError
+
+    with pytest.raises(ModelError, match="unknown model 'nope'"):
+        render_report(journeys, ["linear"], baseline="nope")
+
+
+def many_channels(n: int = 60, rows: int = 900, seed: int = 5) -> Journeys:
+    """Journeys over ``n`` channels, some with long names, seeded."""
+    rng = np.random.default_rng(seed)
+    names = [f"channel {i:02d}" for i in range(n - 2)]
+    names += ["Paid search — brand campaign for the spring sale, Germany and Austria", "x" * 40]
+    paths = [list(rng.choice(names, size=rng.integers(1, 5))) for _ in range(rows)]
+    conv = (rng.random(rows) < 0.4).astype(float)
+    return Journeys.from_paths(paths, conversions=conv, value=conv * 50, nulls=1 - conv)
+
+
+def test_sixty_channels_chart_shows_the_top_and_one_other_bar_tables_all(with_fake_markov):
+    from attribution.report.document import TOP_CHANNELS
+
+    j = many_channels()
+    text = render_report(j, ["linear", "markov", "first_touch"])
+    chart = section_of(text, "model-chart")
+    assert chart.count('class="bar"') == 3 * (TOP_CHANNELS + 1)
+    assert f"Other ({j.n_channels - TOP_CHANNELS} channels)" in chart
+    credits = section_of(text, "credits").split("<h3>Conversions</h3>")[1].split("</table>")[0]
+    assert credits.count("<tr>") == 1 + j.n_channels  # the header and every channel
+    # the chain is too large to draw: every state's entry and exits are in a table instead
+    markov = section_of(text, "markov")
+    assert "<svg" not in markov
+    exits = markov.split("<h3>")[0]
+    assert exits.count("<tr>") == 1 + j.n_channels
+
+
+def test_markov_graph_draws_and_prints_every_transition_into_conversion_and_null(
+    journeys, with_fake_markov
+):
+    result = attribute(journeys, ["markov"])
+    table_ = result.runs[0].model.transition_table()
+    exits = table_.filter(pl.col("to").is_in(["(conversion)", "(null)"]))
+    starts = table_.filter(pl.col("from") == "(start)")
+    assert (exits["probability"] < 0.1).any()  # the ones an old threshold left out
+    graph = (
+        render(result, compute_kpis(journeys)).split('data-chart="markov"')[1].split("</svg>")[0]
+    )
+    edges = re.findall(
+        r'<g class="edge" data-from="([^"]+)" data-to="([^"]+)" data-p="[^"]+">'
+        r"<path [^>]*><title>[^<]*</title></path><text [^>]*>([^<]+)</text></g>",
+        graph,
+    )
+    drawn = {(a, b): printed for a, b, printed in edges}
+    for a, b, p in exits.select("from", "to", "probability").iter_rows():
+        word = "converts" if b == "(conversion)" else "leaves"
+        assert drawn[(a, b)] == f"{word} {100 * p:.1f}%"
+    for a, b, p in starts.select("from", "to", "probability").iter_rows():
+        assert drawn[(a, b)] == f"{100 * p:.1f}%"
+    assert len(drawn) == exits.height + starts.height
+
+
+def test_formulas_are_in_an_appendix(journeys, with_fake_markov):
+    text = render_report(journeys, ["linear"], costs={"email": 1.0})
+    appendix = visible(section_of(text, "formulas"))
+    for words in ("CPA", "cost / credited conversions", "Removal effect", "Average order value"):
+        assert words in appendix
+    assert "docs/kpis.md" not in text
+    assert list(SECTIONS)[-1] == "formulas"
+
+
+def test_model_colours_follow_the_name_in_report_and_plot_and_between_runs(journeys):
+    from matplotlib.colors import to_hex
+
+    from attribution.plot import model_color, new_figure, plot_credits
+
+    alone = attribute(journeys, ["markov"])
+    both = attribute(journeys, ["linear", "markov"])
+    for result in (alone, both):
+        text = render(result, compute_kpis(journeys))
+        chart = text.split('data-chart="models"')[1].split("</svg>")[0]
+        fills = dict(
+            re.findall(
+                r'<g id="models-bar-(\d+)-0" class="bar">.*?fill: (#[0-9a-f]{6})', chart, re.S
+            )
+        )
+        ax = plot_credits(result.credits, ax=new_figure(8, 2).add_subplot())
+        plotted = [to_hex(c.patches[0].get_facecolor()) for c in ax.containers]
+        labels = [run.label for run in result.runs]
+        assert [fills[str(k)] for k in range(len(labels))] == plotted
+        assert plotted == [model_color(label).lower() for label in labels]
+        swatches = re.findall(r'class="swatch" style="background:(#[0-9A-Fa-f]{6})"', text)
+        assert [c.lower() for c in swatches] == plotted
+    assert model_color("markov") == PALETTE[1]  # the same colour alone and beside linear
+
+
+# -- the page in a real browser, at a desktop's and a phone's width -------------------------
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from tests.browser import Browser
+
+    if CHROMIUM is None:
+        pytest.skip("Debian's chromium is not installed")
+    b = Browser(tmp_path_factory.mktemp("chromium"))
+    yield b
+    b.close()
+
+
+def _keep_screenshot(name: str, png: bytes) -> None:
+    """Where REPORT_SCREENSHOTS names a folder, keep the picture there to look at."""
+    import os
+
+    folder = os.environ.get("REPORT_SCREENSHOTS")
+    if folder:
+        Path(folder, name).write_bytes(png)
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [1280, 390])
+def test_report_fits_the_screen_at_desktop_and_phone_width(
+    width, browser, journeys, tmp_path, covered, with_fake_markov
+):
+    from tests.browser import png_size
+
+    pages = {
+        "sample": render_report(
+            journeys,
+            None,
+            costs=ROOT_COSTS,
+            coverage=covered,
+            title="A report whose title is long enough to need two lines on a phone",
+        ),
+        "sixty": render_report(many_channels(), ["linear", "markov", "position_based"]),
+    }
+    for name, text in pages.items():
+        page = tmp_path / f"{name}.html"
+        page.write_text(text)
+        measured, png = browser.open(page, width)
+        _keep_screenshot(f"report-{name}-{width}.png", png)
+        assert measured["innerWidth"] == width
+        assert measured["scrollWidth"] <= width, measured["overflowing"]
+        assert measured["overflowing"] == []
+        assert measured["charts"] == 3 if name == "sample" else 2
+        assert [u for u in measured["requests"] if not u.startswith("file:")] == []
+        w, h = png_size(png)
+        assert w == width and h > 2500  # the whole page, not one screen of it
+        assert len(png) > 60_000  # a blank page compresses to a few kilobytes
+
+
+@needs_chromium
+def test_overflow_check_catches_a_page_wider_than_the_screen(browser, tmp_path):
+    page = tmp_path / "wide.html"
+    page.write_text(
+        '<!DOCTYPE html><meta name="viewport" content="width=device-width">'
+        '<div class="x" style="width:900px">wide</div>'
+    )
+    measured, _ = browser.open(page, 390)
+    assert measured["scrollWidth"] > 390 and measured["overflowing"] == ["DIV.x"]
+
+
+@needs_chromium
+def test_markov_graph_fits_a_printed_page(browser, journeys, tmp_path, with_fake_markov):
+    page = tmp_path / "print.html"
+    page.write_text(render_report(journeys, ["linear", "markov"]))
+    measured, _ = browser.open(page, 700, media="print")
+    # on paper the graph shrinks to the page, never cut at its edge
+    assert 0 < measured["svgWidths"]["markov"] <= 700
+    assert browser.pdf.startswith(b"%PDF") and len(browser.pdf) > 20_000
+
+
+def test_a_paths_table_report_says_what_it_cannot_cover(journeys, with_fake_markov):
+    overview = visible(section_of(render_report(journeys.aggregate(), ["linear"]), "overview"))
+    assert "not in the input (a paths table has no dates)" in overview
+    assert "Customers" in overview and "not in the input (paths table)" in overview
+    assert "Lookback window" not in overview  # a paths table was built elsewhere
+
+
+def test_report_command_takes_the_currency_and_the_baseline(sample_events, tmp_path):
+    out = tmp_path / "r.html"
+    args = ["report", str(sample_events), "-o", str(out), "-m", "linear", "-m", "first_touch"]
+    result = CliRunner().invoke(
+        cli, [*args, "--currency", "EUR", "--baseline", "first_touch", "--lookback", "14"]
+    )
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    overview = visible(section_of(text, "overview"))
+    assert "14 days before each conversion" in overview and "EUR " in overview
+    assert "events.csv" in overview and "2026-01-01 to " in overview
+    comparison = section_of(text, "comparison")
+    assert "First touch (baseline)" in comparison and "<th>Linear</th>" in comparison
+    result = CliRunner().invoke(cli, [*args, "--baseline", "none"])
+    assert "no baseline model was given" in section_of(out.read_text(), "comparison")

@@ -11,9 +11,17 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from attribution.api import ModelRun, ModelSpec, attribute, run_model
+from attribution.api import (
+    ModelRun,
+    ModelSpec,
+    attribute,
+    parse_models,
+    run_model,
+)
 from attribution.capabilities import HasTransitions
+from attribution.change import DEFAULT_BASELINE, baseline_run
 from attribution.costs import join_costs
+from attribution.coverage import Coverage
 from attribution.errors import AttributionError
 from attribution.journeys import Journeys
 from attribution.kpis import compute_kpis
@@ -64,6 +72,8 @@ def render_report(
     top: int = 10,
     title: str = "Attribution report",
     source: str | None = None,
+    coverage: Coverage | None = None,
+    baseline: ModelSpec | None = DEFAULT_BASELINE,
 ) -> str:
     """Run ``models`` and the KPIs on ``journeys`` and render the report (one HTML page).
 
@@ -86,7 +96,16 @@ def render_report(
         How many of the most frequent paths to list.
     title, source : str
         Heading of the report, and the input's name shown under it.
+    coverage : Coverage, optional
+        The input's period, the lookback window and the currency
+        (:class:`attribution.coverage.Coverage`, :func:`attribution.coverage.input_period`).
+    baseline : spec or Model, optional
+        The model every other is compared with, channel by channel (default
+        ``last_touch``); run on its own when it is not one of ``models``.
+        None leaves the comparison out.
     """
+    if baseline is not None and baseline != DEFAULT_BASELINE:
+        parse_models([baseline])  # a bad spec asked for fails before any model runs
     result = attribute(journeys, list(models) if models is not None else None)
     kpis = compute_kpis(journeys, channel_kinds=channel_kinds, top=top)
     notes: dict[str, list[str]] = {}
@@ -99,7 +118,22 @@ def render_report(
         graph, reason = graph_run(journeys)
         if reason is not None:
             notes["markov"] = [f"Markov transition graph omitted: {reason}"]
-    return render(result, kpis, costed, graph=graph, notes=notes, title=title, source=source)
+    base: str | ModelRun | None = None
+    if baseline is not None:
+        base, why = baseline_run(result, baseline)
+        if why is not None:
+            notes["comparison"] = [why]
+    return render(
+        result,
+        kpis,
+        costed,
+        graph=graph,
+        notes=notes,
+        title=title,
+        source=source,
+        coverage=coverage,
+        baseline=base,
+    )
 
 
 def write_report(

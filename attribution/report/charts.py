@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import polars as pl
 
 from attribution.errors import OutputError
+from attribution.labels import model_title
 from attribution.plot import (
     credit_bars,
     plot_credits,
@@ -60,9 +61,13 @@ def _figure(width: float, height: float) -> Figure:
 
 
 def _tag_bars(ax: Axes, tips: list[list[str]]) -> dict[str, str]:
-    """Give bar ``i`` of container ``k`` an id, and return id -> its hover text."""
+    """Give bar ``i`` of bar series ``k`` an id, and return id -> its hover text."""
+    from matplotlib.container import BarContainer
+
     out = {}
-    for k, container in enumerate(ax.containers):
+    # error bars are containers too; only the bars get a title
+    series = [c for c in ax.containers if isinstance(c, BarContainer)]
+    for k, container in enumerate(series):
         for i, bar in enumerate(container):
             gid = f"bar-{k}-{i}"
             bar.set_gid(gid)
@@ -103,21 +108,26 @@ def inline_svg(figure: Figure, name: str, caption: str, tips: Mapping[str, str])
         )
     label = html.escape(caption, quote=True)
     head, rest = text.split(">", 1)
+    # in a box that scrolls sideways on a phone, where the chart keeps a readable width
     return (
-        f'<svg class="chart" data-chart="{html.escape(name, quote=True)}" role="img" '
-        f'aria-label="{label}"{head[len("<svg") :]}><title>{label}</title>{rest.strip()}'
+        f'<div class="scroll chart-box"><svg class="chart" '
+        f'data-chart="{html.escape(name, quote=True)}" role="img" '
+        f'aria-label="{label}"{head[len("<svg") :]}><title>{label}</title>{rest.strip()}</div>'
     )
 
 
-def model_chart(result: AttributionResult) -> str:
-    """Share of credited conversions per channel, one bar per model (as `plot` draws it)."""
-    bars = credit_bars(result.credits, "share")
+def model_chart(result: AttributionResult, *, top: int | None = None) -> str:
+    """Share of credited conversions per channel, one bar per model (as `plot` draws it).
+
+    With ``top``, the channels after the first ``top`` are one "Other" bar per model.
+    """
+    bars = credit_bars(result.credits, "share", top=top)
     fmt = bars.format("share")
     n_ch, n_models = len(bars.channels), len(bars.models)
     caption = "Share of credited conversions per channel, one bar per model"
     with style():
         figure = _figure(9.0, round(1.4 + n_ch * max(0.4, 0.1 * n_models + 0.2), 2))
-        ax = plot_credits(result.credits, "share", ax=figure.add_subplot(), title="")
+        ax = plot_credits(result.credits, "share", ax=figure.add_subplot(), title="", top=top)
         legend = ax.get_legend()
         if legend is not None:  # above the bars, where it covers none of them
             legend.remove()
@@ -130,7 +140,7 @@ def model_chart(result: AttributionResult) -> str:
             )
         tips = [
             [
-                f"{channel}, {model}: {fmt(v) if math.isfinite(v) else 'n/a'}"
+                f"{channel}, {model_title(model)}: {fmt(v) if math.isfinite(v) else 'n/a'}"
                 for channel, v in zip(bars.channels, bars.values[:, k], strict=True)
             ]
             for k, model in enumerate(bars.models)

@@ -18,7 +18,8 @@ def test_cli_compare_table_has_models_and_spread(sample_events):
     assert result.exit_code == 0
     lines = result.stdout.splitlines()
     assert lines[0].split() == ["channel", "linear", "last_touch", "min", "max", "spread"]
-    shares = [float(line.split()[1]) for line in lines[2:]]
+    shares = [float(line.split()[1].rstrip("%")) / 100 for line in lines[2:]]
+    assert all(line.split()[1].endswith("%") for line in lines[2:])  # shares as percentages
     assert sum(shares) == pytest.approx(1.0, abs=0.01)
     assert "attributed" in result.stderr
 
