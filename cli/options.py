@@ -31,6 +31,7 @@ from attribution.sinks import (
     OUTPUT_FORMATS,
     TABLE_OUTPUTS,
     format_for,
+    is_stdout,
     output_text,
     write_output,
 )
@@ -320,12 +321,15 @@ def emit(
 
 def write_result(payload: Any, fmt: str, output: str | None) -> None:
     """``payload`` as ``fmt`` on stdout, or written to ``output`` (never over a file
-    this command reads) and said so on stderr."""
-    if output is None:
+    this command reads) and said so on stderr. ``-o -`` is stdout too, where it
+    also takes the binary formats (for a pipe, never a terminal)."""
+    text = OUTPUT_FORMATS[fmt].text is not None
+    if output is None or (is_stdout(output) and text):
         click.echo(output_text(payload, fmt), nl=False)
         return
     write_output(payload, output, fmt, inputs=all_inputs())
-    echo_err(f"wrote {output}")
+    if not is_stdout(output):
+        echo_err(f"wrote {output}")
 
 
 def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
