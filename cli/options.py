@@ -35,7 +35,7 @@ from attribution.sinks import (
     output_text,
     write_output,
 )
-from attribution.sources import TIME_UNITS, EventColumns
+from attribution.sources import TIME_UNITS, EventColumns, check_delimiter
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -109,16 +109,23 @@ def step(label: str) -> Iterator[None]:
     click.echo(f" done ({time.perf_counter() - start:.1f} s)", err=True)
 
 
-def _lookback(value: str) -> float | None:
+def _lookback(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
+    # a callback, so that click names --lookback in its usage error
     if value.strip().lower() in ("none", "inf", "off"):
         return None
     try:
         days = float(value)
     except ValueError:
         raise click.BadParameter(f"expected a number of days or 'none', got '{value}'") from None
-    if days < 0:
-        raise click.BadParameter(f"expected a number of days >= 0, got {value}")
+    if not days >= 0 or days == float("inf"):  # also NaN
+        raise click.BadParameter(f"expected a number of days >= 0 or 'none', got {value}")
     return days
+
+
+def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # checked while the options are read, before any file; the error is the library's
+    # (one line, exit 1, naming --delimiter), and '\t' or 'tab' typed in a shell is a tab
+    return check_delimiter(value)
 
 
 @dataclass(frozen=True)
@@ -157,11 +164,12 @@ class InputOptions:
 
 
 _INPUT_OPTIONS: list[Decorator] = [
-    click.argument("input", type=click.Path(dir_okay=False)),
+    # no checks by click: attribution.sources.data_file says what an input may be, in one line
+    click.argument("input", type=click.Path()),
     click.option(
         "--conversions",
         "conversions_file",
-        type=click.Path(dir_okay=False),
+        type=click.Path(),
         help="Conversions from a separate file (customer, timestamp, value columns).",
     ),
     click.option("--customer-col", default="customer_id", show_default=True),
@@ -183,7 +191,11 @@ _INPUT_OPTIONS: list[Decorator] = [
     click.option(
         "--time-unit", type=click.Choice(TIME_UNITS), help="Unit of epoch-number timestamps."
     ),
-    click.option("--delimiter", help="Field delimiter of CSV input (default ',')."),
+    click.option(
+        "--delimiter",
+        callback=_delimiter,
+        help="Field delimiter of CSV input: one character (default ','; '\\t' or tab: a tab).",
+    ),
     click.option(
         "--path-sep",
         default=">",
@@ -195,6 +207,7 @@ _INPUT_OPTIONS: list[Decorator] = [
         default="30",
         show_default=True,
         metavar="DAYS|none",
+        callback=_lookback,
         help="Touches more than DAYS before a conversion are not part of its journey.",
     ),
     click.option(
@@ -230,7 +243,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
             time_unit=kwargs.pop("time_unit"),
             delimiter=kwargs.pop("delimiter"),
             path_sep=kwargs.pop("path_sep"),
-            lookback_days=_lookback(kwargs.pop("lookback")),
+            lookback_days=kwargs.pop("lookback"),
             collapse_repeats=kwargs.pop("collapse_repeats"),
             max_touches=kwargs.pop("max_touches"),
         )
@@ -355,7 +368,7 @@ def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--costs",
                 "costs_file",
-                type=click.Path(dir_okay=False),
+                type=click.Path(),
                 help="Spend per channel (CSV, Parquet, JSON): adds cost, cpa, roas and roi.",
             ),
             click.option(
