@@ -42,6 +42,7 @@ __all__ = [
     "Takes",
     "atomic_write",
     "check_extension",
+    "check_target",
     "dumps",
     "format_for",
     "formats",
@@ -114,16 +115,13 @@ def atomic_write(
         _write_stdout(write)
         return
     path = Path(path)
-    _refuse_inputs(path, inputs)
-    kind, status = _target(path)
+    kind, status = check_target(path, inputs)
     if kind == "stream":
         _write_stream(path, write, fifo=status is not None and stat.S_ISFIFO(status.st_mode))
         return
     # the link's target is what gets replaced, in its own folder (a rename is atomic there)
     target = Path(os.path.realpath(path))
     folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
     prefix = _temp_prefix(target.name)
     _remove_stale(folder, prefix)
     try:
@@ -144,6 +142,30 @@ def atomic_write(
 
 
 TargetKind = Literal["file", "stream"]
+"""How :func:`atomic_write` writes a target: replaced by a rename, or written into."""
+
+
+def check_target(
+    path: PathLike, inputs: Iterable[PathLike] = ()
+) -> tuple[TargetKind, os.stat_result | None]:
+    """Raise now what :func:`atomic_write` would refuse before writing anything.
+
+    A command calls it before its work, so that an output it cannot write (an
+    input, a folder, a socket, a file in a folder that does not exist) fails
+    at once. What only the write can tell (a full disk, a FIFO nobody reads)
+    still fails then. Returns how ``path`` would be written and its status
+    (None: it does not exist yet; also for ``-``, stdout).
+    """
+    if is_stdout(path):
+        return "stream", None
+    path = Path(path)
+    _refuse_inputs(path, inputs)
+    kind, status = _target(path)
+    if kind == "file":
+        folder = Path(os.path.realpath(path)).parent
+        if not folder.is_dir():
+            raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
+    return kind, status
 
 
 def _target(path: Path) -> tuple[TargetKind, os.stat_result | None]:

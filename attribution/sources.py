@@ -334,6 +334,10 @@ def scan_frame(
         names = lazy.collect_schema().names()
     except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
         raise read_error(path, exc, delimiter=delimiter) from exc
+    if any("\ufffd" in name for name in names):  # polars decodes a CSV header lossily
+        found = _find_problem(path, delimiter)
+        if found is not None:
+            raise InputError(f"file '{path}': {found}")
     _check_unique_names(names, f"file '{path}'")
     return lazy
 
@@ -370,24 +374,30 @@ def read_error(path: Path, exc: BaseException, *, delimiter: str | None = None) 
         size = path.stat().st_size
     except OSError:
         size = None
-    kind, gz = _kind(path)
+    kind, _ = _kind(path)
     if size == 0:
         return InputError(f"{where} is empty (0 bytes); expected {_EXPECTED[kind]}")
     if isinstance(exc, pl.exceptions.DuplicateError):  # Parquet and JSON; CSV: see scan_frame
         match = re.search(r"name '(.*)' has more than one", str(exc))
         name = f"'{match.group(1)}'" if match else "name"
         return InputError(f"{where}: column {name} appears more than once; names must be unique")
-    found = None
-    if kind in COMPRESSIBLE:
-        sep = delimiter or ("\t" if kind == ".tsv" else ",")
-        found = diagnose.csv_problem(lambda: _open(path, gz), sep)
-    elif kind in (".ndjson", ".jsonl"):
-        found = diagnose.ndjson_problem(lambda: _open(path, gz))
-    elif kind in (".parquet", ".pq") and diagnose.is_not_parquet(path):
+    found = _find_problem(path, delimiter)
+    if found is None and kind in (".parquet", ".pq") and diagnose.is_not_parquet(path):
         found = f"is not a Parquet file ({polars_message(exc)})"
     if found is not None:
         return InputError(f"{where} {found}" if found.startswith("is ") else f"{where}: {found}")
     return InputError(f"{where} cannot be read as {_EXPECTED[kind]}: {polars_message(exc)}")
+
+
+def _find_problem(path: Path, delimiter: str | None) -> str | None:
+    """Where a text file goes wrong, in words (see :mod:`attribution.diagnose`)."""
+    kind, gz = _kind(path)
+    if kind in COMPRESSIBLE:
+        sep = delimiter or ("\t" if kind == ".tsv" else ",")
+        return diagnose.csv_problem(lambda: _open(path, gz), sep)
+    if kind in (".ndjson", ".jsonl"):
+        return diagnose.ndjson_problem(lambda: _open(path, gz))
+    return None
 
 
 _EXPECTED = {

@@ -30,6 +30,7 @@ from attribution.journeys import Journeys
 from attribution.sinks import (
     OUTPUT_FORMATS,
     TABLE_OUTPUTS,
+    check_target,
     format_for,
     is_stdout,
     output_text,
@@ -303,10 +304,13 @@ def output_format(
     default: str = "table",
 ) -> str:
     """The format to write (:func:`attribution.sinks.format_for`), checked against
-    stdout: commands call it first, so a bad choice fails before the input is read."""
+    stdout, and the output checked as a target (:func:`attribution.sinks.check_target`):
+    commands call it first, so a bad choice fails before the input is read."""
     fmt = format_for(output, fmt, allowed=allowed, default=default)
     if output is None and OUTPUT_FORMATS[fmt].text is None:
         raise UserError(f"{fmt} output needs a file: add -o FILE.{fmt}")
+    if output is not None:
+        check_target(output, all_inputs())
     return fmt
 
 
