@@ -419,11 +419,10 @@ def _open(path: Path, gz: bool) -> io.BufferedIOBase:
 def polars_message(exc: BaseException) -> str:
     """The first line of a polars error: its hints, the query plan and the context
     stack it appends are for polars users, not ours."""
-    text = str(exc).strip()
-    for line in text.splitlines():
-        line = line.strip()
-        if line and not line.startswith(("Original error", "```")):
-            return line.strip("`")
+    for line in str(exc).strip().splitlines():
+        line = line.strip().removeprefix("Original error:").strip().strip("`").strip()
+        if line:
+            return line
     return type(exc).__name__
 
 

@@ -421,7 +421,7 @@ def kpi_options(func: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.option(
                 "--channel-kinds",
-                type=click.Path(exists=True, dir_okay=False),
+                type=click.Path(),  # checked by attribution.sources.data_file, in one line
                 help="File with columns channel, kind (online|offline), for the ROPO KPIs.",
             ),
             click.option(

@@ -162,8 +162,15 @@ def test_a_folder_is_one_line_saying_so(tmp_path):
     assert_one_line(invoke("run", folder), f"file '{folder}' is a folder; expected one data file")
 
 
-def test_a_missing_file_is_one_line(tmp_path):
+def test_a_missing_file_is_one_line(tmp_path, sample_events):
     assert_one_line(invoke("run", tmp_path / "nope.csv"), "does not exist")
+    touches = tmp_path / "touches.csv"
+    touches.write_text(HEADER + "u1,2024-01-01,a,touch,\n")
+    for option in ("--conversions", "--costs"):
+        result = invoke("run", touches, option, tmp_path / "nope.csv")
+        assert_one_line(result, f"file '{tmp_path / 'nope.csv'}' does not exist")
+    result = invoke("kpis", sample_events, "--channel-kinds", tmp_path)
+    assert_one_line(result, f"file '{tmp_path}' is a folder")
 
 
 def test_every_input_option_names_its_own_file(tmp_path, sample_events):
