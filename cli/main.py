@@ -26,7 +26,12 @@ COMMANDS = {
 
 
 class App(click.Group):
-    """Loads commands on demand and turns user errors into one line, exit 1."""
+    """Loads commands on demand and turns user errors into one line, exit 1.
+
+    An error that is no :class:`AttributionError` (nothing foresaw it) is one
+    line too, saying it is an internal error and how to see its traceback;
+    see :func:`internal_error`.
+    """
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
