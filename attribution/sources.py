@@ -100,14 +100,17 @@ def _csv(separator: str) -> Reader:
         sep = options.delimiter or separator
         overrides = dict.fromkeys(options.text_columns, pl.String)
         if options.gzip:  # scan_csv cannot read compressed files
+            data = _gunzip(path)
+            tail = data[-_TAIL:]
             lazy = pl.read_csv(
-                _gunzip(path), separator=sep, infer_schema_length=10000, schema_overrides=overrides
+                data, separator=sep, infer_schema_length=10000, schema_overrides=overrides
             ).lazy()
         else:
+            tail = _tail(path)
             lazy = pl.scan_csv(
                 path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
             )
-        return _without_trailing_blank_rows(lazy)
+        return _without_trailing_blank_rows(lazy) if _may_end_blank(tail, sep) else lazy
 
     return read
 
@@ -131,6 +134,28 @@ def _gunzip(path: Path) -> bytes:
     if not data:
         raise InputError(f"file '{path}' is empty (once decompressed); expected CSV text")
     return data
+
+
+_TAIL = 4096
+
+
+def _tail(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - _TAIL))
+        return fh.read()
+
+
+def _may_end_blank(tail: bytes, separator: str) -> bool:
+    """Whether the last line of a CSV file (its ``tail``) may be a row with no value:
+    the check on every column in :func:`_without_trailing_blank_rows` reads every
+    column, so it is only made when the file's last line holds nothing but
+    separators, quotes and spaces."""
+    lines = tail.split(b"\n")
+    if lines and lines[-1] == b"":  # the final line end
+        lines.pop()
+    if not lines:
+        return False
+    return not lines[-1].strip(b' \t\r"' + separator.encode())
 
 
 def _without_trailing_blank_rows(lazy: pl.LazyFrame) -> pl.LazyFrame:
