@@ -241,7 +241,7 @@ def _render(write: Callable[[Path], object], use: Callable[[Path], None]) -> Non
 def _write_stdout(write: Callable[[Path], object]) -> None:
     out = getattr(sys.stdout, "buffer", None)
     if out is None:
-        raise OutputError("cannot write to stdout: it takes no bytes here; use -o FILE")
+        raise OutputError("cannot write to stdout: it takes no bytes here; give a file")
 
     def copy(tmp: Path) -> None:
         if sys.stdout.isatty() and not _is_text(tmp):
@@ -347,9 +347,7 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)  # signal 0: only asks whether the process exists
     except ProcessLookupError:
         return False
-    except PermissionError:  # it exists, and is someone else's
-        return True
-    except OSError:
+    except OSError:  # PermissionError: it exists, and is someone else's
         return True
     return True
 
