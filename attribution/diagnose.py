@@ -73,7 +73,7 @@ def csv_problem(open_file: Opener, delimiter: str) -> str | None:
             where = "the header" if start == 0 else f"row {row + 1} (line {exc.line})"
             return exc.describe(where)
         except csv.Error as exc:
-            opened = f"row {row + 1} (line {start + 1})"
+            opened = "the header (line 1)" if start == 0 else f"row {row + 1} (line {start + 1})"
             if "field larger than field limit" in str(exc) or "end of data" in str(exc):
                 return f"{opened} opens a quoted field that is never closed"
             return f"{opened}: {exc}"

@@ -165,6 +165,9 @@ def check_target(
         folder = Path(os.path.realpath(path)).parent
         if not folder.is_dir():
             raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
+        if status is not None and not os.access(path, os.W_OK):
+            # a rename would replace it all the same; a read-only file says "keep me"
+            raise OutputError(f"cannot write '{path}': permission denied (the file is read-only)")
     return kind, status
 
 

@@ -359,7 +359,8 @@ def scan_frame(
         names = lazy.collect_schema().names()
     except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
         raise read_error(path, exc, delimiter=delimiter) from exc
-    if any("\ufffd" in name for name in names):  # polars decodes a CSV header lossily
+    # polars decodes a CSV header lossily, and reads an unclosed quote in it to the end
+    if any(("\ufffd" in name or "\n" in name) for name in names):
         found = _find_problem(path, delimiter)
         if found is not None:
             raise InputError(f"file '{path}': {found}")
@@ -402,6 +403,8 @@ def read_error(path: Path, exc: BaseException, *, delimiter: str | None = None) 
     kind, _ = _kind(path)
     if size == 0:
         return InputError(f"{where} is empty (0 bytes); expected {_EXPECTED[kind]}")
+    if isinstance(exc, pl.exceptions.NoDataError):  # blank lines only
+        return InputError(f"{where} is empty (no header row); expected {_EXPECTED[kind]}")
     if isinstance(exc, pl.exceptions.DuplicateError):  # Parquet and JSON; CSV: see scan_frame
         match = re.search(r"name '(.*)' has more than one", str(exc))
         name = f"'{match.group(1)}'" if match else "name"
@@ -458,7 +461,7 @@ def _check_unique_names(names: list[str], where: str) -> None:
     first column would then be used silently.
     """
     for name in names:
-        match = re.fullmatch(r"(.+)_duplicated_(\d+)", name)
+        match = re.fullmatch(r"(.*)_duplicated_(\d+)", name)
         if match and match.group(1) in names:
             base = match.group(1)
             copies = [n for n in names if re.fullmatch(rf"{re.escape(base)}_duplicated_\d+", n)]

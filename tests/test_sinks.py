@@ -309,6 +309,22 @@ def test_no_link_of_any_kind_writes_over_an_input(tmp_path):
     assert src.read_text() == "keep\n"
 
 
+def test_a_read_only_file_is_not_replaced(tmp_path, monkeypatch):
+    out = tmp_path / "c.csv"
+    out.write_text("keep\n")
+    out.chmod(0o444)
+    real_access = os.access
+
+    # root may write any file, so os.access says what it says for everyone else
+    def access(path, mode):
+        return False if path == out and mode == os.W_OK else real_access(path, mode)
+
+    monkeypatch.setattr(os, "access", access)
+    with pytest.raises(OutputError, match=r"permission denied \(the file is read-only\)"):
+        write_output(FRAME, out, "csv")
+    assert out.read_text() == "keep\n" and _temps(tmp_path) == []
+
+
 def test_replacing_a_file_keeps_its_permissions(tmp_path):
     out = tmp_path / "c.csv"
     out.write_text("old\n")

@@ -135,6 +135,13 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], str]] = [
         "column 'channel' appears 2 times in the header (columns 3, 4)",
     ),
     ("twice.parquet", _duplicate_parquet, "column 'channel' appears more than once"),
+    ("nameless.csv", _text(",,,,\n" + GOOD_ROWS), "column '' appears 5 times in the header"),
+    ("blank.csv", _text("\n\n"), "is empty (no header row)"),
+    (
+        "quote-header.csv",
+        _text('"customer_id,timestamp,channel,event,value\n' + GOOD_ROWS),
+        "the header (line 1) opens a quoted field that is never closed",
+    ),
     (
         "several.csv",  # row 3 has the first kind of fault checked, row 2 a later kind
         _text(HEADER + "u1,2024-01-01,a,touch,\nu1,yesterday,a,touch,\n,2024-01-01,a,touch,\n"),
