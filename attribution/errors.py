@@ -20,7 +20,9 @@ class AttributionError(Exception):
 
 
 class InputError(AttributionError):
-    """An input file or frame cannot be used: missing column, bad value, empty."""
+    """An input file or frame cannot be used: missing column, bad value, empty,
+    damaged, not what its extension says. The message names the file (or
+    ``input frame``) and, where it can be known, the column, row and line."""
 
 
 class ModelError(AttributionError):
@@ -36,4 +38,7 @@ class NeedsTimesError(ModelError):
 
 
 class OutputError(AttributionError):
-    """An output cannot be written (unknown format, would overwrite an input)."""
+    """An output cannot be written: an unknown format, a format its file name's
+    extension contradicts, a target that is an input or no file (a folder, a
+    socket, a pipe nobody reads), or the system refused the write (disk full,
+    file too large, permission denied, name too long). Nothing is left behind."""

@@ -10,9 +10,18 @@ format is one row of that table; the commands offer it through
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
 import json
 import os
+import re
+import shutil
+import socket
+import stat
+import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,13 +36,17 @@ __all__ = [
     "GRAPH_OUTPUTS",
     "OUTPUT_FORMATS",
     "REPORT_OUTPUTS",
+    "STDOUT",
     "TABLE_OUTPUTS",
     "OutputFormat",
     "Takes",
     "atomic_write",
+    "check_extension",
+    "check_target",
     "dumps",
     "format_for",
     "formats",
+    "is_stdout",
     "output_text",
     "write_json",
     "write_output",
@@ -46,40 +59,342 @@ Takes = Literal["text", "frame", "document", "graph", "figure", "html"]
 a networkx graph, a matplotlib figure, or an HTML document (text)."""
 
 
+STDOUT = "-"
+"""The output name that means standard output (``-o -``)."""
+
+TEMP_MARK = ".attribution-tmp-"
+"""What every temporary file's name holds: ``.<name>.attribution-tmp-<host>-<pid>-<random>``."""
+
+STALE_AFTER = 24 * 3600.0
+"""Seconds after which a temporary file of another machine counts as abandoned."""
+
+
+def is_stdout(output: PathLike | None) -> bool:
+    """Whether ``output`` names standard output (``-``)."""
+    return output is not None and os.fspath(output) == STDOUT
+
+
 def atomic_write(
     path: PathLike, write: Callable[[Path], object], inputs: Iterable[PathLike] = ()
 ) -> None:
-    """Write ``path`` through a temporary file in its folder, then rename it into place.
+    """Write ``path`` whole or not at all, never over one of ``inputs``.
 
-    ``write`` is called with the temporary file's path. When it raises, the
-    temporary file is removed and ``path`` is left as it was.
+    ``write`` is called with the path of a temporary file and fills it. What
+    happens next depends on what ``path`` is:
+
+    - a regular file, or a path that does not exist yet: the temporary file is
+      made in the same folder, flushed to disk and renamed over ``path``, so a
+      reader sees the old file or the new one, never half of one. An existing
+      file keeps its permission bits. A symbolic link stays a link: the file it
+      points at is replaced (as a plain ``open`` would write through it).
+    - ``-``: standard output. The payload is rendered into a temporary file
+      first, so nothing is shown when rendering fails, then copied out
+      (binary formats too, but never to a terminal).
+    - a character device (a terminal, ``/dev/stdout``) or a named pipe (FIFO,
+      also ``>(...)`` in a shell): rendered first, then written straight into
+      it. Renaming over a device would replace the device node with a plain
+      file, so it is never done. A FIFO nobody reads from is an error at
+      once, not a hang.
+    - anything else (a folder, a block device, a socket): refused.
+
+    Temporary files carry :data:`TEMP_MARK` with this machine and process in
+    their name. A run killed hard leaves one behind; the next write to the
+    same target removes those whose process is gone (or, from another
+    machine, that are older than :data:`STALE_AFTER`).
 
     Raises
     ------
     OutputError
-        When ``path`` is one of ``inputs`` (the files being read), or its
-        folder does not exist.
+        In one line naming ``path``: it is one of ``inputs`` (the files being
+        read), its folder does not exist, it is not something a result can be
+        written to, or the system refused the write (disk full, file too
+        large, permission denied, name too long, read-only file system). No
+        temporary file is left behind.
     """
+    if is_stdout(path):
+        _write_stdout(write)
+        return
     path = Path(path)
-    target = path.resolve()
-    for src in map(Path, inputs):
-        if src.exists() and src.resolve() == target:
-            raise OutputError(f"refusing to overwrite the input file '{path}'")
+    kind, status = check_target(path, inputs)
+    if kind == "stream":
+        _write_stream(path, write, fifo=status is not None and stat.S_ISFIFO(status.st_mode))
+        return
+    # the link's target is what gets replaced, in its own folder (a rename is atomic there)
+    target = Path(os.path.realpath(path))
     folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    os.close(fd)
+    prefix = _temp_prefix(target.name)
+    _remove_stale(folder, prefix)
     try:
-        write(Path(tmp))
-        # mkstemp makes the file private (0600); give it the mode a plain open would
+        fd, name = tempfile.mkstemp(prefix=f"{prefix}{_HOST}-{os.getpid()}-", dir=folder)
+    except OSError as exc:
+        raise OutputError(_os_message(path, exc)) from exc
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        write(tmp)
+        _settle(tmp, status)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) or _errno(exc) is not None:
+            raise OutputError(_os_message(path, exc)) from exc
+        raise
+
+
+TargetKind = Literal["file", "stream"]
+"""How :func:`atomic_write` writes a target: replaced by a rename, or written into."""
+
+
+def check_target(
+    path: PathLike, inputs: Iterable[PathLike] = ()
+) -> tuple[TargetKind, os.stat_result | None]:
+    """Raise now what :func:`atomic_write` would refuse before writing anything.
+
+    A command calls it before its work, so that an output it cannot write (an
+    input, a folder, a socket, a file in a folder that does not exist) fails
+    at once. What only the write can tell (a full disk, a FIFO nobody reads)
+    still fails then. Returns how ``path`` would be written and its status
+    (None: it does not exist yet; also for ``-``, stdout).
+    """
+    if is_stdout(path):
+        return "stream", None
+    path = Path(path)
+    _refuse_inputs(path, inputs)
+    kind, status = _target(path)
+    if kind == "file":
+        folder = Path(os.path.realpath(path)).parent
+        if not folder.is_dir():
+            raise OutputError(f"cannot write '{path}': folder '{folder}' does not exist")
+        if status is not None and not os.access(path, os.W_OK):
+            # a rename would replace it all the same; a read-only file says "keep me"
+            raise OutputError(f"cannot write '{path}': permission denied (the file is read-only)")
+    return kind, status
+
+
+def _target(path: Path) -> tuple[TargetKind, os.stat_result | None]:
+    """What ``path`` is (following links): a file to replace or a stream to write
+    into, with its status (None: it does not exist yet)."""
+    try:
+        status = os.stat(path)
+    except FileNotFoundError:
+        return "file", None  # a new file, or a link to one that does not exist yet
+    except OSError as exc:  # a symlink loop, a part of the path that is not a folder
+        raise OutputError(_os_message(path, exc)) from exc
+    mode = status.st_mode
+    if stat.S_ISREG(mode):
+        return "file", status
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return "stream", status
+    what = "a folder" if stat.S_ISDIR(mode) else _KINDS.get(stat.S_IFMT(mode), "not a file")
+    raise OutputError(
+        f"cannot write '{path}': it is {what}; expected a file name (or '-' for stdout)"
+    )
+
+
+_KINDS = {stat.S_IFBLK: "a block device", stat.S_IFSOCK: "a socket"}
+
+
+def _refuse_inputs(path: PathLike, inputs: Iterable[PathLike]) -> None:
+    """Raise when ``path`` is one of ``inputs``: by device and inode, so that a
+    symbolic or a hard link to an input counts as that input."""
+    if is_stdout(path):
+        return
+    try:
+        ours = os.stat(path)
+    except OSError:
+        return  # a new file is no input
+    for src in inputs:
+        try:
+            theirs = os.stat(src)
+        except OSError:
+            continue
+        if (ours.st_dev, ours.st_ino) == (theirs.st_dev, theirs.st_ino):
+            raise OutputError(f"refusing to overwrite the input file '{os.fspath(path)}'")
+
+
+def _settle(tmp: Path, replaced: os.stat_result | None) -> None:
+    """Give ``tmp`` the mode of the file it replaces (a new one: what a plain open
+    would give) and flush it to disk before the rename."""
+    if replaced is not None:
+        mode = stat.S_IMODE(replaced.st_mode) & 0o777  # never copy set-uid bits
+    else:
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        mode = 0o666 & ~umask
+    os.chmod(tmp, mode)  # mkstemp makes the file private (0600)
+    if replaced is not None and os.geteuid() == 0 and replaced.st_uid != 0:
+        # root replacing a user's file: the file stays theirs, as when written in place
+        with contextlib.suppress(OSError):
+            os.chown(tmp, replaced.st_uid, replaced.st_gid)
+    fd = os.open(tmp, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _render(write: Callable[[Path], object], use: Callable[[Path], None]) -> None:
+    """Render into a private temporary folder, then hand the file to ``use``."""
+    with tempfile.TemporaryDirectory(prefix="attribution-") as folder:
+        tmp = Path(folder) / "output"
+        write(tmp)
+        use(tmp)
+
+
+def _write_stdout(write: Callable[[Path], object]) -> None:
+    out = getattr(sys.stdout, "buffer", None)
+    if out is None:
+        raise OutputError("cannot write to stdout: it takes no bytes here; give a file")
+
+    def copy(tmp: Path) -> None:
+        if sys.stdout.isatty() and not _is_text(tmp):
+            raise OutputError(
+                "refusing to write binary output to a terminal; redirect stdout or give a file"
+            )
+        sys.stdout.flush()
+        with open(tmp, "rb") as src:
+            shutil.copyfileobj(src, out)
+        out.flush()
+
+    try:
+        _render(write, copy)
+    except OSError as exc:
+        raise OutputError(_os_message(STDOUT, exc)) from exc
+
+
+def _is_text(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(8192)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in head
+
+
+def _write_stream(path: Path, write: Callable[[Path], object], *, fifo: bool) -> None:
+    def copy(tmp: Path) -> None:
+        # never O_CREAT: if the device went away, nothing is created in its place;
+        # O_NONBLOCK makes opening a FIFO without a reader fail (ENXIO) instead of waiting
+        flags = os.O_WRONLY | os.O_NOCTTY | (os.O_NONBLOCK if fifo else 0)
+        try:
+            fd = os.open(path, flags)
+        except OSError as exc:
+            if fifo and exc.errno == errno.ENXIO:
+                raise OutputError(
+                    f"cannot write '{path}': it is a named pipe (FIFO) that nobody reads from"
+                ) from exc
+            raise
+        if fifo:  # a reader is there: from now on, wait for it like any pipe writer
+            os.set_blocking(fd, True)
+        with open(fd, "wb") as out, open(tmp, "rb") as src:
+            shutil.copyfileobj(src, out)
+
+    try:
+        _render(write, copy)
+    except OSError as exc:
+        raise OutputError(_os_message(path, exc)) from exc
+
+
+# -- temporary files --------------------------------------------------------
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _temp_prefix(name: str) -> str:
+    """``.<name>.attribution-tmp-`` for ``name``, shortened so that the temporary
+    file's name fits where ``name`` does (255 bytes on most file systems)."""
+    if len(name.encode()) > 150:
+        digest = hashlib.sha1(name.encode()).hexdigest()[:8]
+        name = name.encode()[:100].decode(errors="ignore") + "~" + digest
+    return f".{name}{TEMP_MARK}"
+
+
+def _remove_stale(folder: Path, prefix: str) -> None:
+    """Remove temporary files for this target left by runs that died.
+
+    Only our own: named with ``prefix``, regular files owned by this user,
+    made on this machine by a process that is gone, or made on another
+    machine more than :data:`STALE_AFTER` seconds ago. A live run's file is
+    never touched.
+    """
+    pattern = re.compile(re.escape(prefix) + r"([0-9a-f]{8})-(\d+)-[A-Za-z0-9_]+")
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(prefix)]
+    except OSError:
+        return
+    for name in names:
+        match = pattern.fullmatch(name)
+        if match is None:
+            continue
+        stale = folder / name
+        try:
+            status = os.lstat(stale)
+        except OSError:
+            continue
+        if not stat.S_ISREG(status.st_mode) or status.st_uid != os.geteuid():
+            continue
+        host, pid = match.group(1), int(match.group(2))
+        if host == _HOST:
+            if _alive(pid):
+                continue
+        elif time.time() - status.st_mtime < STALE_AFTER:
+            continue
+        with contextlib.suppress(OSError):
+            stale.unlink()
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: only asks whether the process exists
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, and is someone else's
+        return True
+    return True
+
+
+# -- errors -----------------------------------------------------------------
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def _errno(exc: BaseException) -> int | None:
+    """The system error number of an OS error, also one that polars wrapped (its
+    message then ends in ``(os error N)``); None for any other exception."""
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return exc.errno
+    if isinstance(exc, (OSError, pl.exceptions.PolarsError)):
+        match = _OS_ERROR.search(str(exc))
+        if match:
+            return int(match.group(1))
+    return None
+
+
+_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EFBIG: "file too large (a file size limit, see ulimit -f, or the file system's)",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.ENAMETOOLONG: "file name too long",
+    errno.EROFS: "read-only file system",
+    errno.ENOENT: "no such file or folder",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.EISDIR: "it is a folder",
+    errno.ELOOP: "too many levels of symbolic links",
+    errno.EPIPE: "the reader closed the pipe",
+}
+
+
+def _os_message(path: PathLike, exc: BaseException) -> str:
+    """One line: ``cannot write 'PATH': REASON``."""
+    code = _errno(exc)
+    if code is None:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    else:
+        reason = _REASONS.get(code) or os.strerror(code).lower()
+    return f"cannot write '{os.fspath(path)}': {reason}"
 
 
 # -- the writers ------------------------------------------------------------
@@ -324,21 +639,24 @@ def format_for(
     default: str | None = "table",
 ) -> str:
     """The format to write: ``fmt`` when given, else the one ``output``'s
-    extension names, else (no output) ``default``.
+    extension names, else (no output, or ``-`` for stdout) ``default``.
 
     Raises
     ------
     OutputError
-        ``fmt`` is not one of ``allowed``, the extension names none of them,
-        or there is neither an output nor a default.
+        ``fmt`` is not one of ``allowed``; ``fmt`` and the extension of
+        ``output`` name two different formats (Parquet bytes in a ``.csv``
+        would mislead whoever opens it); the extension names none of
+        ``allowed``; or there is neither an output nor a default.
     """
     if fmt:
         if fmt not in allowed:
             raise OutputError(
                 f"unknown output format '{fmt}'; expected one of {list(allowed)}", setting="fmt"
             )
+        check_extension(output, fmt)
         return fmt
-    if output is None:
+    if output is None or is_stdout(output):
         if default is None:
             raise OutputError("no output file given, and this output has no default format")
         return default
@@ -355,18 +673,48 @@ def format_for(
     )
 
 
+def check_extension(output: PathLike | None, fmt: str) -> None:
+    """Raise when ``output``'s extension is that of a format other than ``fmt``.
+
+    An extension no format claims (``.txt``, ``.out``, none) goes with any
+    format: the caller named the format, and the name says nothing else.
+    """
+    if output is None or is_stdout(output):
+        return
+    ext = Path(output).suffix.lower()
+    claimed = next((f.name for f in OUTPUT_FORMATS.values() if ext in f.extensions), None)
+    if claimed is None or claimed == fmt:
+        return
+    wanted = OUTPUT_FORMATS[fmt].extensions if fmt in OUTPUT_FORMATS else ()
+    fix = f"name the file *{wanted[0]}" if wanted else "use a file name without that extension"
+    raise OutputError(
+        f"'{output}' is named like a {claimed} file, but the format asked for is {fmt}; "
+        f"{fix}, or ask for fmt {claimed}",
+        setting="fmt",
+    )
+
+
 def write_output(
     payload: Any, output: PathLike, fmt: str, *, inputs: Iterable[PathLike] = ()
 ) -> None:
     """Write ``payload`` (what format ``fmt`` takes) to ``output``, whole or not at all.
 
-    Refuses to write over any of ``inputs``.
+    ``output`` may be ``-`` (stdout), and is never one of ``inputs``; see
+    :func:`atomic_write` for what is written how.
+
+    Raises
+    ------
+    OutputError
+        An unknown format, an extension that names another format, or any
+        reason :func:`atomic_write` gives.
     """
     if fmt not in OUTPUT_FORMATS:
         raise OutputError(
             f"unknown output format '{fmt}'; expected one of {list(OUTPUT_FORMATS)}",
             setting="fmt",
         )
+    _refuse_inputs(output, inputs)  # the graver mistake is named first
+    check_extension(output, fmt)
     write = OUTPUT_FORMATS[fmt].write
     atomic_write(output, lambda path: write(payload, path), inputs)
 

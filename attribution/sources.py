@@ -6,23 +6,36 @@ its reader; a new input format is one entry there.
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import gzip
+import io
 import os
-from collections.abc import Callable
+import re
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from attribution import diagnose
 from attribution.errors import InputError
 
 __all__ = [
     "READERS",
     "EventColumns",
     "Source",
+    "check_delimiter",
+    "collect",
+    "data_file",
     "describe",
+    "first_failure",
     "first_row",
     "is_paths_frame",
+    "polars_message",
+    "read_error",
     "read_events",
     "read_frame",
     "read_paths",
@@ -86,40 +99,216 @@ def _csv(separator: str) -> Reader:
     def read(path: Path, options: ReadOptions) -> pl.LazyFrame:
         sep = options.delimiter or separator
         overrides = dict.fromkeys(options.text_columns, pl.String)
-        if options.gzip:  # scan_csv cannot read compressed files; read_csv decompresses
-            return pl.read_csv(
-                path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+        if options.gzip:  # scan_csv cannot read compressed files
+            data = _gunzip(path)
+            tail = data[-_TAIL:]
+            lazy = pl.read_csv(
+                data, separator=sep, infer_schema_length=10000, schema_overrides=overrides
             ).lazy()
-        return pl.scan_csv(
-            path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
-        )
+        else:
+            tail = _tail(path)
+            lazy = pl.scan_csv(
+                path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+            )
+        return _without_trailing_blank_rows(lazy) if _may_end_blank(tail, sep) else lazy
 
     return read
 
 
-def _json_records(path: Path, options: ReadOptions) -> pl.LazyFrame:
+def _gunzip(path: Path) -> bytes:
+    """The decompressed bytes of ``path``, with a one-line error for a damaged file.
+
+    Python's gzip is used rather than polars' so that a truncated or corrupt
+    file is named as such (polars says only "unexpected end of file").
+    """
     try:
-        return pl.read_json(path).lazy()
-    except pl.exceptions.PolarsError as exc:
+        with gzip.open(path) as fh:
+            data = fh.read()
+    except EOFError as exc:
         raise InputError(
-            f"{describe(path)} cannot be read as a JSON array of records: {exc}"
+            f"file '{path}' is truncated: the gzip data ends before its end-of-stream marker "
+            "(an interrupted download or copy?)"
         ) from exc
+    except (gzip.BadGzipFile, zlib.error) as exc:
+        raise InputError(f"file '{path}' is not valid gzip data: {exc}") from exc
+    if not data:
+        raise InputError(f"file '{path}' is empty (once decompressed); expected CSV text")
+    return data
+
+
+_TAIL = 4096
+
+
+def _tail(path: Path) -> bytes:
+    with open(path, "rb") as fh:
+        fh.seek(max(0, path.stat().st_size - _TAIL))
+        return fh.read()
+
+
+def _may_end_blank(tail: bytes, separator: str) -> bool:
+    """Whether the last line of a CSV file (its ``tail``) may be a row with no value:
+    the check on every column in :func:`_without_trailing_blank_rows` reads every
+    column, so it is only made when the file's last line holds nothing but
+    separators, quotes and spaces."""
+    lines = tail.split(b"\n")
+    if lines and lines[-1] == b"":  # the final line end
+        lines.pop()
+    if not lines:
+        return False
+    return not lines[-1].strip(b' \t\r"' + separator.encode())
+
+
+def _without_trailing_blank_rows(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """Drop the rows after the last one with any value: blank lines at the end of a
+    CSV file (which polars reads as rows of nulls). A blank row further up stays,
+    and is named by the column checks; row numbers do not move."""
+    index = pl.int_range(pl.len())
+    filled = ~pl.all_horizontal(pl.all().is_null())
+    return lazy.filter(index <= index.filter(filled).max())
+
+
+def _parquet(path: Path, options: ReadOptions) -> pl.LazyFrame:
+    """A Parquet file; timestamps in a fixed-offset zone polars cannot name
+    (``+05:30``) are read as UTC instants, which is what Parquet stores.
+
+    Polars turns such a zone into a panic when it builds the schema, so the
+    schema is read first with its zone check off, and only files that need it
+    are read eagerly (still with the check off) and put into UTC.
+    """
+    with _lenient_time_zones():
+        schema = pl.read_parquet_schema(path)
+    odd = {
+        name: dtype
+        for name, dtype in schema.items()
+        if isinstance(dtype, pl.Datetime)
+        and dtype.time_zone is not None
+        and not _known_time_zone(dtype.time_zone)
+    }
+    if not odd:
+        return pl.scan_parquet(path)
+    with _lenient_time_zones():
+        # the stored numbers are UTC instants whatever the zone: relabel, do not shift
+        frame = pl.read_parquet(path).with_columns(
+            pl.col(name).cast(pl.Int64).cast(pl.Datetime(dtype.time_unit, "UTC"))
+            for name, dtype in odd.items()
+        )
+    return frame.lazy()
+
+
+@contextlib.contextmanager
+def _lenient_time_zones() -> Iterator[None]:
+    # polars' documented switch; set only around the calls that read a file's
+    # schema, so the rest of the process keeps polars' own zone check
+    key = "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"
+    before = os.environ.get(key)
+    os.environ[key] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = before
+
+
+@functools.lru_cache(maxsize=64)
+def _known_time_zone(zone: str) -> bool:
+    try:
+        pl.Series([0]).cast(pl.Datetime("us")).dt.replace_time_zone(zone)
+    except pl.exceptions.PolarsError:
+        return False
+    return True
+
+
+def _ndjson(path: Path, options: ReadOptions) -> pl.LazyFrame:
+    return pl.scan_ndjson(path)
+
+
+def _json_records(path: Path, options: ReadOptions) -> pl.LazyFrame:
+    return pl.read_json(path).lazy()
 
 
 READERS: dict[str, Reader] = {
     ".csv": _csv(","),
     ".txt": _csv(","),
     ".tsv": _csv("\t"),
-    ".parquet": lambda path, options: pl.scan_parquet(path),
-    ".pq": lambda path, options: pl.scan_parquet(path),
-    ".ndjson": lambda path, options: pl.scan_ndjson(path),
-    ".jsonl": lambda path, options: pl.scan_ndjson(path),
+    ".parquet": _parquet,
+    ".pq": _parquet,
+    ".ndjson": _ndjson,
+    ".jsonl": _ndjson,
     ".json": _json_records,  # an array of records
 }
 """Every input file format, by extension (lower case)."""
 
 COMPRESSIBLE = (".csv", ".txt", ".tsv")
 """Extensions whose files may also be gzip-compressed (``.csv.gz``)."""
+
+_DELIMITER_NAMES = {"\\t": "\t", "tab": "\t", "TAB": "\t"}
+
+
+def check_delimiter(delimiter: str | None) -> str | None:
+    """``delimiter`` as the one byte a CSV reader splits on (``\\t`` or ``tab``
+    spell a tab), or None for the format's own.
+
+    Raises
+    ------
+    InputError
+        When it is not one single-byte character, or is a quote or a line end.
+    """
+    if delimiter is None:
+        return None
+    delimiter = _DELIMITER_NAMES.get(delimiter, delimiter)
+    if len(delimiter.encode()) != 1 or delimiter in ('"', "\n", "\r"):
+        raise InputError(
+            f"expected delimiter to be one single-byte character other than a quote or "
+            f"a line end, such as ',' ';' '|' or '\\t'; got {delimiter!r}",
+            setting="delimiter",
+        )
+    return delimiter
+
+
+def data_file(source: str | os.PathLike[str]) -> Path:
+    """``source`` as the path of one readable data file.
+
+    This is the one place that says which paths are inputs: a folder is
+    refused here (and only here), so reading folders of files is a change to
+    this function.
+
+    Raises
+    ------
+    InputError
+        The path does not exist, or is a folder or something else that is no
+        regular file (a FIFO, a device).
+    """
+    path = Path(source)
+    if path.is_dir():
+        raise InputError(
+            f"file '{path}' is a folder; expected one data file "
+            f"({', '.join(READERS)}, CSV also .gz)"
+        )
+    if not path.exists():
+        raise InputError(f"file '{path}' does not exist")
+    if not path.is_file():
+        raise InputError(
+            f"file '{path}' is not a regular file (a pipe or a device?); "
+            "expected a data file on disk"
+        )
+    return path
+
+
+def _kind(path: Path) -> tuple[str, bool]:
+    """The reader's extension for ``path`` and whether it is gzip-compressed."""
+    suffixes = [s.lower() for s in path.suffixes]
+    gz = bool(suffixes) and suffixes[-1] == ".gz"
+    kind = suffixes[-2] if gz and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
+    if kind not in READERS:
+        raise InputError(
+            f"file '{path}': unknown format '{''.join(suffixes) or '(no extension)'}'; "
+            f"expected one of {list(READERS)}, CSV also gzip-compressed (.csv.gz)"
+        )
+    if gz and kind not in COMPRESSIBLE:
+        raise InputError(f"file '{path}': only CSV files may be gzip-compressed")
+    return kind, gz
 
 
 def scan_frame(
@@ -132,51 +321,195 @@ def scan_frame(
     polars or pandas. ``text_columns`` of a CSV are read as text, not
     inferred: ids keep leading zeros, and a value column whose first rows look
     like integers still reads ``12.5`` further down (our own checks then name
-    any row that is not a number).
+    any row that is not a number). Blank lines at the end of a CSV file are
+    ignored.
+
+    The columns are known when this returns: an empty or damaged file, or
+    columns with one name, are an error here, before any data is read.
+
+    Raises
+    ------
+    InputError
+        In one line naming the file (and, where it can be found, the line and
+        row): a missing file, a folder, an unknown format, an empty file, a
+        file that is not what its extension says, a bad delimiter, ragged rows,
+        unclosed quotes, bytes that are not UTF-8, repeated column names, or a
+        frame column that holds Python objects or mixed types.
     """
-    if isinstance(source, pl.LazyFrame):
-        return source
-    if isinstance(source, pl.DataFrame):
-        return source.lazy()
+    if isinstance(source, (pl.LazyFrame, pl.DataFrame)):
+        lazy = source.lazy()
+        try:
+            schema = lazy.collect_schema()
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"input frame cannot be read: {polars_message(exc)}") from exc
+        _check_frame_schema(schema)
+        return lazy
     if not isinstance(source, (str, os.PathLike)):
         if type(source).__module__.startswith("pandas"):
-            try:
-                return pl.from_pandas(source).lazy()
-            except ImportError as exc:  # pandas' Arrow-backed strings need pyarrow
-                raise InputError(
-                    f"converting a pandas DataFrame needs pyarrow: {exc}. "
-                    "Install it with: pip install 'attribution-engine[pandas]'"
-                ) from exc
+            return _from_pandas(source).lazy()
         raise InputError(
             f"expected a file path or a polars/pandas DataFrame, got {type(source).__name__}"
         )
-    path = Path(source)
-    if not path.is_file():
-        raise InputError(f"file '{path}' does not exist")
-    suffixes = [s.lower() for s in path.suffixes]
-    gz = bool(suffixes) and suffixes[-1] == ".gz"
-    kind = suffixes[-2] if gz and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
-    reader = READERS.get(kind)
-    if reader is None:
-        raise InputError(
-            f"file '{path}': unknown format '{''.join(suffixes) or '(no extension)'}'; "
-            f"expected one of {list(READERS)}, CSV also gzip-compressed (.csv.gz)"
-        )
-    if gz and kind not in COMPRESSIBLE:
-        raise InputError(f"file '{path}': only CSV files may be gzip-compressed")
+    delimiter = check_delimiter(delimiter)
+    path = data_file(source)
+    kind, gz = _kind(path)
+    options = ReadOptions(delimiter, text_columns, gz)
     try:
-        return reader(path, ReadOptions(delimiter, text_columns, gz))
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"file '{path}' cannot be read: {exc}") from exc
+        lazy = READERS[kind](path, options)
+        names = lazy.collect_schema().names()
+    except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
+        raise read_error(path, exc, delimiter=delimiter) from exc
+    # polars decodes a CSV header lossily, and reads an unclosed quote in it to the end
+    if any(("\ufffd" in name or "\n" in name) for name in names):
+        found = _find_problem(path, delimiter)
+        if found is not None:
+            raise InputError(f"file '{path}': {found}")
+    _check_unique_names(names, f"file '{path}'")
+    return lazy
 
 
 def read_frame(source: Source, *, delimiter: str | None = None) -> pl.DataFrame:
     """``scan_frame(...).collect()`` with polars' errors turned into ours."""
+    lazy = scan_frame(source, delimiter=delimiter)
+    return collect(lazy, source, delimiter=delimiter)
+
+
+def collect(lazy: pl.LazyFrame, source: Source, *, delimiter: str | None = None) -> pl.DataFrame:
+    """``lazy.collect()``, a failure while reading ``source`` made one line that
+    names it (see :func:`read_error`)."""
     try:
-        frame = scan_frame(source, delimiter=delimiter).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{describe(source)} cannot be read: {exc}") from exc
-    return frame
+        return lazy.collect()
+    except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
+        if isinstance(source, (str, os.PathLike)):
+            raise read_error(Path(source), exc, delimiter=check_delimiter(delimiter)) from exc
+        raise InputError(f"input frame cannot be read: {polars_message(exc)}") from exc
+
+
+def read_error(path: Path, exc: BaseException, *, delimiter: str | None = None) -> InputError:
+    """The one-line error for a file that polars (or the system) could not read.
+
+    Says what is wrong and where: an empty file, a file that is not what its
+    extension says, and for text files the first line (and row) that is
+    ragged, has an unclosed quote, is not UTF-8 or not JSON. Polars' own
+    message, first line only, when nothing better is found.
+    """
+    where = f"file '{path}'"
+    if isinstance(exc, OSError) and exc.errno is not None:
+        return InputError(f"{where} cannot be read: {os.strerror(exc.errno).lower()}")
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = None
+    kind, _ = _kind(path)
+    if size == 0:
+        return InputError(f"{where} is empty (0 bytes); expected {_EXPECTED[kind]}")
+    if isinstance(exc, pl.exceptions.NoDataError):  # blank lines only
+        return InputError(f"{where} is empty (no header row); expected {_EXPECTED[kind]}")
+    if isinstance(exc, pl.exceptions.DuplicateError):  # Parquet and JSON; CSV: see scan_frame
+        match = re.search(r"name '(.*)' has more than one", str(exc))
+        name = f"'{match.group(1)}'" if match else "name"
+        return InputError(f"{where}: column {name} appears more than once; names must be unique")
+    found = _find_problem(path, delimiter)
+    if found is None and kind in (".parquet", ".pq") and diagnose.is_not_parquet(path):
+        found = f"is not a Parquet file ({polars_message(exc)})"
+    if found is not None:
+        return InputError(f"{where} {found}" if found.startswith("is ") else f"{where}: {found}")
+    return InputError(f"{where} cannot be read as {_EXPECTED[kind]}: {polars_message(exc)}")
+
+
+def _find_problem(path: Path, delimiter: str | None) -> str | None:
+    """Where a text file goes wrong, in words (see :mod:`attribution.diagnose`)."""
+    kind, gz = _kind(path)
+    if kind in COMPRESSIBLE:
+        sep = delimiter or ("\t" if kind == ".tsv" else ",")
+        return diagnose.csv_problem(lambda: _open(path, gz), sep)
+    if kind in (".ndjson", ".jsonl"):
+        return diagnose.ndjson_problem(lambda: _open(path, gz))
+    return None
+
+
+_EXPECTED = {
+    ".csv": "CSV text with a header row",
+    ".txt": "CSV text with a header row",
+    ".tsv": "tab-separated text with a header row",
+    ".parquet": "a Parquet file",
+    ".pq": "a Parquet file",
+    ".ndjson": "one JSON object per line",
+    ".jsonl": "one JSON object per line",
+    ".json": "a JSON array of records",
+}
+
+
+def _open(path: Path, gz: bool) -> io.BufferedIOBase:
+    return gzip.open(path) if gz else open(path, "rb")  # the caller closes it
+
+
+def polars_message(exc: BaseException) -> str:
+    """The first line of a polars error: its hints, the query plan and the context
+    stack it appends are for polars users, not ours."""
+    for line in str(exc).strip().splitlines():
+        line = line.strip().removeprefix("Original error:").strip().strip("`").strip()
+        if line:
+            return line
+    return type(exc).__name__
+
+
+def _check_unique_names(names: list[str], where: str) -> None:
+    """Raise on the first column name that polars had to make unique.
+
+    Polars reads a repeated CSV header name ``x`` as ``x_duplicated_0``; the
+    first column would then be used silently.
+    """
+    for name in names:
+        match = re.fullmatch(r"(.*)_duplicated_(\d+)", name)
+        if match and match.group(1) in names:
+            base = match.group(1)
+            copies = [n for n in names if re.fullmatch(rf"{re.escape(base)}_duplicated_\d+", n)]
+            positions = [names.index(base) + 1, *(names.index(n) + 1 for n in copies)]
+            raise InputError(
+                f"{where}: column '{base}' appears {len(positions)} times in the header "
+                f"(columns {', '.join(map(str, positions))}); column names must be unique"
+            )
+
+
+def _check_frame_schema(schema: pl.Schema) -> None:
+    for name, dtype in schema.items():
+        if dtype == pl.Object:
+            raise InputError(
+                f"input frame: column '{name}' holds Python objects (dtype Object); "
+                "expected strings, numbers or datetimes: convert it, or drop it"
+            )
+
+
+def _from_pandas(frame: Any) -> pl.DataFrame:
+    """A pandas frame as polars, its problems named by column."""
+    columns = list(frame.columns)
+    repeated = sorted({str(c) for c in columns if columns.count(c) > 1})
+    if repeated:
+        raise InputError(
+            f"input frame: column '{repeated[0]}' appears {columns.count(repeated[0])} times; "
+            "column names must be unique"
+        )
+    try:
+        converted = pl.from_pandas(frame)
+    except ImportError as exc:  # pandas' Arrow-backed strings need pyarrow
+        raise InputError(
+            f"converting a pandas DataFrame needs pyarrow: {exc}. "
+            "Install it with: pip install 'attribution-engine[pandas]'"
+        ) from exc
+    except Exception as exc:  # pyarrow's ArrowInvalid/ArrowTypeError, polars' errors
+        for name in columns:  # the loop is over columns, to name the one that fails
+            try:
+                pl.from_pandas(frame[[name]])
+            except Exception as column_exc:
+                raise InputError(
+                    f"input frame: column '{name}' (pandas dtype {frame[name].dtype}) cannot be "
+                    f"converted: {polars_message(column_exc)}; give it one type, e.g. "
+                    f"frame['{name}'].astype(str)"
+                ) from exc
+        raise InputError(f"input frame cannot be converted: {polars_message(exc)}") from exc
+    _check_frame_schema(converted.schema)
+    return converted
 
 
 def is_paths_frame(columns: list[str]) -> bool:
@@ -195,6 +528,24 @@ def first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
     """The smallest ``_row`` of ``frame`` where ``mask`` holds, or None."""
     hit = frame.lazy().filter(mask).select(pl.col("_row").min()).collect().item()
     return None if hit is None else int(hit)
+
+
+def first_failure(frame: pl.DataFrame, masks: list[pl.Expr]) -> tuple[int, int] | None:
+    """The first row of ``frame`` (smallest ``_row``) where any of ``masks`` holds,
+    and the index of the first mask that holds there; None when no row breaks any.
+
+    One pass over the frame for every check, so that with several bad rows of
+    several kinds the error names the row that comes first in the file, not the
+    first row of the first kind checked.
+    """
+    if not masks:
+        return None
+    firsts = frame.select(
+        pl.col("_row").filter(mask.fill_null(False)).min().alias(str(i))
+        for i, mask in enumerate(masks)
+    ).row(0)
+    hits = [(int(row), i) for i, row in enumerate(firsts) if row is not None]
+    return min(hits) if hits else None
 
 
 # -- timestamps -----------------------------------------------------------
@@ -349,10 +700,11 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
             None,
         ),
     ]
-    for mask, message, setting in checks:
-        row = first_row(frame, mask)
-        if row is not None:
-            raise InputError(f"{where}: {message(row)}", setting=setting)
+    failure = first_failure(frame, [mask for mask, _, _ in checks])
+    if failure is not None:
+        row, check = failure
+        _, message, setting = checks[check]
+        raise InputError(f"{where}: {message(row)}", setting=setting)
     return frame.drop("_raw_time", "_raw_value")
 
 
@@ -417,10 +769,7 @@ def read_events(
         delimiter=delimiter,
         conversions_only=conversions_only,
     )
-    try:
-        frame = lazy.select(pl.all()).collect()
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{where} cannot be read: {exc}") from exc
+    frame = collect(lazy, source, delimiter=delimiter)
     return _validate(frame, where, cols)
 
 
@@ -452,26 +801,27 @@ def read_paths(
             out.append(pl.col("total_conversions").cast(pl.Float64, strict=False).alias(alias))
         else:
             out.append(pl.lit(0.0).alias(alias))
-    frame = frame.select(out)
-    for col, alias in numeric.items():
-        source_col = col if col in names else "total_conversions"
-        row = first_row(
-            frame, pl.col(alias).is_null() | ~pl.col(alias).is_finite() | (pl.col(alias) < 0)
-        )
-        if row is not None:
-            raise InputError(
-                f"{where}: column '{source_col}' at row {row} is not a finite number >= 0"
-            )
-    frame = frame.with_columns(
+    frame = frame.select(out).with_columns(
         channels=pl.col("path").str.split(path_sep).list.eval(pl.element().str.strip_chars())
     )
-    row = first_row(
-        frame,
-        pl.col("path").is_null() | pl.col("channels").list.eval(pl.element() == "").list.any(),
-    )
-    if row is not None:
-        raise InputError(
-            f"{where}: column 'path' at row {row} has an empty path or channel "
-            f"(separator '{path_sep}')"
+    # (rows that break the rule, the column named when one does)
+    checks: list[tuple[pl.Expr, str]] = [
+        (
+            pl.col(alias).is_null() | ~pl.col(alias).is_finite() | (pl.col(alias) < 0),
+            col if col in names else "total_conversions",
         )
+        for col, alias in numeric.items()
+    ]
+    empty = pl.col("path").is_null() | pl.col("channels").list.eval(pl.element() == "").list.any()
+    checks.append((empty, "path"))
+    failure = first_failure(frame, [mask for mask, _ in checks])
+    if failure is not None:
+        row, check = failure
+        column = checks[check][1]
+        what = (
+            f"has an empty path or channel (separator '{path_sep}')"
+            if column == "path"
+            else "is not a finite number >= 0"
+        )
+        raise InputError(f"{where}: column '{column}' at row {row} {what}")
     return frame.select("_row", "channels", "conversions", "value", "nulls")

@@ -32,11 +32,13 @@ from attribution.journeys import Journeys
 from attribution.sinks import (
     OUTPUT_FORMATS,
     TABLE_OUTPUTS,
+    check_target,
     format_for,
+    is_stdout,
     output_text,
     write_output,
 )
-from attribution.sources import TIME_UNITS, EventColumns
+from attribution.sources import TIME_UNITS, EventColumns, check_delimiter
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -152,16 +154,23 @@ def step(label: str) -> Iterator[None]:
         click.echo(f"\r{end.ljust(drawn[0])}", err=True)
 
 
-def _lookback(value: str) -> float | None:
+def _lookback(ctx: click.Context, param: click.Parameter, value: str) -> float | None:
+    # a callback, so that click names --lookback in its usage error
     if value.strip().lower() in ("none", "inf", "off"):
         return None
     try:
         days = float(value)
     except ValueError:
         raise click.BadParameter(f"expected a number of days or 'none', got '{value}'") from None
-    if days < 0:
-        raise click.BadParameter(f"expected a number of days >= 0, got {value}")
+    if not days >= 0 or days == float("inf"):  # also NaN
+        raise click.BadParameter(f"expected a number of days >= 0 or 'none', got {value}")
     return days
+
+
+def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    # checked while the options are read, before any file; the error is the library's
+    # (one line, exit 1, naming --delimiter), and '\t' or 'tab' typed in a shell is a tab
+    return check_delimiter(value)
 
 
 @dataclass(frozen=True)
@@ -200,11 +209,12 @@ class InputOptions:
 
 
 _INPUT_OPTIONS: list[Decorator] = [
-    click.argument("input", type=click.Path(dir_okay=False)),
+    # no checks by click: attribution.sources.data_file says what an input may be, in one line
+    click.argument("input", type=click.Path()),
     click.option(
         "--conversions",
         "conversions_file",
-        type=click.Path(dir_okay=False),
+        type=click.Path(),
         help="Conversions from a separate file (customer, timestamp, value columns).",
     ),
     click.option("--customer-col", default="customer_id", show_default=True),
@@ -226,7 +236,11 @@ _INPUT_OPTIONS: list[Decorator] = [
     click.option(
         "--time-unit", type=click.Choice(TIME_UNITS), help="Unit of epoch-number timestamps."
     ),
-    click.option("--delimiter", help="Field delimiter of CSV input (default ',')."),
+    click.option(
+        "--delimiter",
+        callback=_delimiter,
+        help="Field delimiter of CSV input: one character (default ','; '\\t' or tab: a tab).",
+    ),
     click.option(
         "--path-sep",
         default=">",
@@ -238,6 +252,7 @@ _INPUT_OPTIONS: list[Decorator] = [
         default="30",
         show_default=True,
         metavar="DAYS|none",
+        callback=_lookback,
         help="Touches more than DAYS before a conversion are not part of its journey.",
     ),
     click.option(
@@ -273,7 +288,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
             time_unit=kwargs.pop("time_unit"),
             delimiter=kwargs.pop("delimiter"),
             path_sep=kwargs.pop("path_sep"),
-            lookback_days=_lookback(kwargs.pop("lookback")),
+            lookback_days=kwargs.pop("lookback"),
             collapse_repeats=kwargs.pop("collapse_repeats"),
             max_touches=kwargs.pop("max_touches"),
         )
@@ -333,10 +348,13 @@ def output_format(
     default: str = "table",
 ) -> str:
     """The format to write (:func:`attribution.sinks.format_for`), checked against
-    stdout: commands call it first, so a bad choice fails before the input is read."""
+    stdout, and the output checked as a target (:func:`attribution.sinks.check_target`):
+    commands call it first, so a bad choice fails before the input is read."""
     fmt = format_for(output, fmt, allowed=allowed, default=default)
     if output is None and OUTPUT_FORMATS[fmt].text is None:
         raise UserError(f"{fmt} output needs a file: add -o FILE.{fmt}")
+    if output is not None:
+        check_target(output, all_inputs())
     return fmt
 
 
@@ -364,12 +382,15 @@ def emit(
 
 def write_result(payload: Any, fmt: str, output: str | None) -> None:
     """``payload`` as ``fmt`` on stdout, or written to ``output`` (never over a file
-    this command reads) and said so on stderr."""
-    if output is None:
+    this command reads) and said so on stderr. ``-o -`` is stdout too, where it
+    also takes the binary formats (for a pipe, never a terminal)."""
+    text = OUTPUT_FORMATS[fmt].text is not None
+    if output is None or (is_stdout(output) and text):
         click.echo(output_text(payload, fmt), nl=False)
         return
     write_output(payload, output, fmt, inputs=all_inputs())
-    echo_err(f"wrote {output}")
+    if not is_stdout(output):
+        echo_err(f"wrote {output}")
 
 
 def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -395,7 +416,7 @@ def cost_options(func: Callable[..., Any]) -> Callable[..., Any]:
             click.option(
                 "--costs",
                 "costs_file",
-                type=click.Path(dir_okay=False),
+                type=click.Path(),
                 help="Spend per channel (CSV, Parquet, JSON): adds cost, cpa, roas and roi.",
             ),
             click.option(
@@ -444,7 +465,7 @@ def kpi_options(func: Callable[..., Any]) -> Callable[..., Any]:
         [
             click.option(
                 "--channel-kinds",
-                type=click.Path(exists=True, dir_okay=False),
+                type=click.Path(),  # checked by attribution.sources.data_file, in one line
                 help="File with columns channel, kind (online|offline), for the ROPO KPIs.",
             ),
             click.option(

@@ -4,6 +4,7 @@ named by file, column and row."""
 from __future__ import annotations
 
 import gzip
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -252,3 +253,194 @@ def test_the_time_unit_error_names_the_setting_not_a_flag():
 def test_require_columns_names_the_role_and_lists_what_was_found():
     with pytest.raises(InputError, match=r"x: missing cost column 'cost'; columns found: \['c'\]"):
         require_columns(["c"], {"channel": "c", "cost": "cost"}, "x")
+
+
+# -- frames in the Python API -------------------------------------------------------
+class _Thing:
+    pass
+
+
+def _pandas_cases():
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    base = {
+        "customer_id": ["u", "u"],
+        "timestamp": ["2024-01-01", "2024-01-02"],
+        "channel": ["a", None],
+        "event": ["touch", "conversion"],
+        "value": [None, 3.0],
+    }
+    twice = pd.DataFrame(base)
+    twice.columns = ["customer_id", "timestamp", "channel", "channel", "value"]
+    return [
+        (twice, r"input frame: column 'channel' appears 2 times; column names must be unique"),
+        (
+            pd.DataFrame({**base, "customer_id": pd.Series([1, "u"], dtype=object)}),
+            r"input frame: column 'customer_id' \(pandas dtype object\) cannot be converted: "
+            r".*; give it one type, e\.g\. frame\['customer_id'\]\.astype\(str\)",
+        ),
+        (
+            pd.DataFrame({**base, "channel": pd.Series([_Thing(), _Thing()], dtype=object)}),
+            r"input frame: column 'channel' \(pandas dtype object\) cannot be converted",
+        ),
+    ]
+
+
+def test_bad_pandas_frames_raise_our_error_naming_the_column():
+    for frame, pattern in _pandas_cases():
+        with pytest.raises(InputError, match=pattern) as err:
+            at.load_journeys(frame)
+        assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_polars_frames_of_python_objects_raise_our_error_naming_the_column(lazy):
+    frame = events([("u", "2024-01-01", "a", "touch", None)]).with_columns(
+        pl.Series("channel", [_Thing()], dtype=pl.Object)
+    )
+    with pytest.raises(InputError, match=r"input frame: column 'channel' holds Python objects"):
+        at.load_journeys(frame.lazy() if lazy else frame)
+
+
+# -- delimiters, folders, files ------------------------------------------------------
+def test_a_delimiter_is_one_byte_and_tab_may_be_spelt_out(tmp_path):
+    from attribution.sources import check_delimiter
+
+    assert check_delimiter(None) is None and check_delimiter(";") == ";"
+    assert check_delimiter("\\t") == check_delimiter("tab") == check_delimiter("\t") == "\t"
+    for bad in ("ab", "", "§", '"', "\n"):
+        with pytest.raises(InputError, match="one single-byte character") as err:
+            check_delimiter(bad)
+        assert err.value.setting == "delimiter" and "--" not in str(err.value)
+    path = write_csv(tmp_path / "e.csv", HEADER + "\nu,2024-01-01,a,touch,")
+    with pytest.raises(InputError, match="expected delimiter to be"):
+        at.load_journeys(path, delimiter=";;")
+
+
+def test_a_folder_is_refused_in_one_place(tmp_path):
+    from attribution.sources import data_file
+
+    (tmp_path / "daily").mkdir()
+    for call in (data_file, at.read_events, at.load_journeys):
+        with pytest.raises(InputError, match=r"file '.*daily' is a folder; expected one data file"):
+            call(tmp_path / "daily")
+
+
+def test_a_fifo_as_input_is_refused_not_waited_on(tmp_path):
+    fifo = tmp_path / "e.csv"
+    os.mkfifo(fifo)
+    with pytest.raises(InputError, match="is not a regular file"):
+        at.read_events(fifo)
+
+
+# -- the first bad row, blank lines -------------------------------------------------
+@pytest.mark.parametrize(
+    ("rows", "pattern"),
+    [
+        # one fault per row, of kinds checked in the opposite order to the rows
+        (
+            "u,2024-01-01,a,touch,\nu,2024-01-02,,conversion,-1\nu,yesterday,a,touch,\n"
+            ",2024-01-01,a,touch,",
+            r"column 'value': the conversion at row 2 has value -1\.0",
+        ),
+        (
+            "u,2024-01-01,,touch,\n,2024-01-01,a,touch,",
+            r"column 'channel': the touch at row 1 has no channel",
+        ),
+        # two faults in one row: the first kind checked is named
+        (",never,a,touch,", r"column 'customer_id' is empty at row 1"),
+    ],
+)
+def test_the_first_bad_row_is_named_whatever_its_fault(tmp_path, rows, pattern):
+    with pytest.raises(InputError, match=pattern):
+        load(tmp_path, rows)
+
+
+def test_the_first_bad_row_of_a_paths_table_is_named_whatever_its_fault(tmp_path):
+    path = write_csv(
+        tmp_path / "p.csv", "path,total_conversions,total_null\na>b,1,0\nc,1,-2\n>a,1,0"
+    )
+    with pytest.raises(InputError, match=r"column 'total_null' at row 2 is not a finite"):
+        at.load_journeys(path)
+
+
+def test_first_failure_takes_the_smallest_row_then_the_first_check():
+    from attribution.sources import first_failure
+
+    frame = pl.DataFrame({"_row": [1, 2, 3], "x": [0, 5, -1], "y": [None, "b", None]})
+    checks = [pl.col("x") < 0, pl.col("y").is_null(), pl.col("x") > 4]
+    assert first_failure(frame, checks) == (1, 1)
+    assert first_failure(frame, [checks[0], checks[2]]) == (2, 1)
+    assert first_failure(frame, [pl.col("x") > 9]) is None
+    assert first_failure(frame, []) is None
+
+
+def test_blank_lines_at_the_end_are_ignored_and_rows_keep_their_numbers(tmp_path):
+    from attribution.sources import read_frame
+
+    body = "u,2024-01-01,a,touch,\nu,2024-01-02,,conversion,3\n"
+    path = tmp_path / "e.csv"
+    # a blank line up top is still a row (and an error, naming it); the ones at the end are not
+    path.write_text(HEADER + "\n\n" + body + "\n\n")
+    with pytest.raises(InputError, match=r"column 'customer_id' is empty at row 1"):
+        at.read_events(path)
+    assert read_frame(path).height == 3  # the blank first row, and the two events
+    path.write_text(HEADER + "\n" + body + "u,2024-01-03,,conversion,x\n\n\n")
+    with pytest.raises(InputError, match=r"cannot read the value at row 3 \('x'\)"):
+        at.read_events(path)
+    # a space is a value: that row is not blank, so the blank row before it stays
+    path.write_text(HEADER + "\n" + body + "\n \n")
+    with pytest.raises(InputError, match=r"column 'customer_id' is empty at row 3"):
+        at.read_events(path)
+    path.write_text(HEADER + "\n\n\n")
+    assert read_frame(path).height == 0
+
+
+# -- reading errors, one line each --------------------------------------------------
+def test_polars_messages_lose_their_hints_and_plans():
+    from attribution.sources import polars_message
+
+    exc = pl.exceptions.ComputeError(
+        "found more fields than defined in 'Schema'\n\n"
+        "Consider setting 'truncate_ragged_lines=True'."
+    )
+    assert polars_message(exc) == "found more fields than defined in 'Schema'"
+    assert polars_message(pl.exceptions.ComputeError("")) == "ComputeError"
+    wrapped = pl.exceptions.ComputeError("\nOriginal error: ```invalid csv file\n\nField x```")
+    assert polars_message(wrapped) == "invalid csv file"
+
+
+def test_rows_and_lines_are_told_apart_when_a_quoted_field_spans_lines(tmp_path):
+    path = tmp_path / "e.csv"
+    path.write_text(HEADER + '\nu,2024-01-01,"two\nlines",touch,\nu,2024-01-02,b,touch,,extra\n')
+    with pytest.raises(InputError, match=r"row 2 \(line 4\) has 6 fields; the header has 5"):
+        at.read_events(path)
+
+
+def test_a_damaged_file_is_named_by_every_reader(tmp_path):
+    from attribution.costs import read_costs
+    from attribution.kpis import read_channel_kinds
+
+    readers = {
+        "events.csv": (
+            at.read_events,
+            HEADER + "\nu,2024-01-01,a,touch,\nu,2024-01-01,café,touch,",
+        ),
+        "paths.csv": (at.read_paths, "path,total_conversions\na,1\ncafé,1"),
+        "costs.csv": (read_costs, "channel,cost\na,1\ncafé,1"),
+        "kinds.csv": (read_channel_kinds, "channel,kind\na,online\ncafé,online"),
+    }
+    for name, (read, text) in readers.items():
+        path = tmp_path / name
+        path.write_bytes(text.encode("latin-1"))
+        with pytest.raises(InputError, match=rf"{name}': row 2 \(line 3\) is not UTF-8"):
+            read(path)
+
+
+def test_an_unreadable_file_says_so(tmp_path):
+    if os.geteuid() == 0:
+        pytest.skip("root reads every file")
+    path = write_csv(tmp_path / "e.csv", HEADER + "u,2024-01-01,a,touch,")
+    path.chmod(0)
+    with pytest.raises(InputError, match="cannot be read: permission denied"):
+        at.read_events(path)
