@@ -34,7 +34,7 @@ from attribution.api import (
 )
 from attribution.arrays import csr_offsets, ranges
 from attribution.capabilities import PerConversion, RowCredit
-from attribution.costs import CostedCredits, join_costs
+from attribution.costs import CostedCredits, join_costs, read_costs
 from attribution.errors import InputError, ModelError
 from attribution.journeys import Journeys
 from attribution.model import Model
@@ -47,6 +47,7 @@ __all__ = [
     "GrainResult",
     "GrainRun",
     "attribute_at",
+    "check_costs",
     "period_start",
     "periods_of",
     "run_at",
@@ -607,7 +608,8 @@ class GrainResult(AttributionResult):
     ``grain``; :attr:`accounts` the conversions credited and unattributed per
     segment and period; :attr:`gaps` how far the per-conversion split of each
     model is from the model's own channel totals (for models that split, and
-    per fitted unit).
+    per fitted unit). :attr:`costed` is the grain's credit with costs joined,
+    when :func:`run_at` was given costs (the report draws its ROAS trend).
     """
 
     grain: Grain = field(default_factory=Grain)
@@ -615,6 +617,7 @@ class GrainResult(AttributionResult):
     accounts: pl.DataFrame = field(default_factory=pl.DataFrame)
     gaps: pl.DataFrame = field(default_factory=pl.DataFrame)
     splits: dict[str, str] = field(default_factory=dict)  # label -> how it split
+    costed: pl.DataFrame | None = None  # grain_credits with costs joined (run_at)
 
     @property
     def grain_columns(self) -> list[str]:
@@ -811,6 +814,13 @@ def _unit_credit(
             group = np.zeros(sub.n_rows, dtype=np.int64)
     dimension = keys.dimension if (grain.dimension and keys is not None) else None
     cells = _Cells.of(sub, group, n_groups, dimension)
+    keep = None
+    if group is not None and n_groups > 1:  # periods of null journeys only are not listed
+        active = np.zeros(n_groups, dtype=bool)
+        active[group[cells.rows]] = True
+        keep = active[cells.cell_group]
+        if keep.all():
+            keep = None
 
     # what says where each cell is, built once for every model
     where: dict[str, pl.Series] = {}
@@ -831,12 +841,16 @@ def _unit_credit(
         labels = pl.Series(dim_name, [None, *keys.dimension_labels], dtype=pl.String)
         where[dim_name] = labels.gather(pl.Series(cells.cell_dim + 1, dtype=pl.Int64))
     base = pl.DataFrame(where)
+    if keep is not None:
+        base = base.filter(pl.Series(keep))
 
     frames, gaps, splits = [], [], {}
     for run in unit.runs:  # a loop over models
         model = cast(PerConversion, run.model)
         row_credit = model.attribute_rows(sub)
         conv, val, ch_conv, ch_val = cells.credit(row_credit, sub, run.label)
+        if keep is not None:
+            conv, val = conv[keep], val[keep]
         frames.append(
             base.with_columns(
                 pl.lit(run.label).alias("model"),
@@ -1021,6 +1035,23 @@ def _gap_frame(gaps: list[dict[str, Any]], grain: Grain) -> pl.DataFrame:
 
 
 # -- a whole run, as the CLI does it ------------------------------------------------
+def check_costs(grain: Grain, costs: pl.DataFrame | None) -> None:
+    """Raise :class:`InputError` when ``costs`` (:func:`attribution.costs.read_costs`'
+    frame) cannot join credit at ``grain``: call it before reading a large input."""
+    if costs is None:
+        return
+    if grain.per_conversion or grain.segment or grain.dimension:
+        raise InputError(
+            "costs are per channel (and period): they join credit by channel or period, "
+            "not per conversion, per segment or per dimension value"
+        )
+    if grain.by is not None and "period" not in costs.columns:
+        raise InputError(
+            f"credit by {grain.by} joins dated costs, but the costs have no date: add a "
+            "'period' or 'date' column to them for CPA, ROAS and ROI per period"
+        )
+
+
 @dataclass(frozen=True)
 class GrainRun(Run):
     """A finished run at a finer grain: :class:`attribution.run.Run` whose credit
@@ -1055,15 +1086,14 @@ def run_at(
 
     grain = grain or Grain()
     grain.check()
-    if costs is not None and (grain.per_conversion or grain.segment or grain.dimension):
-        raise InputError(
-            "costs are per channel (and period): they join credit by channel or period, "
-            "not per conversion, per segment or per dimension value"
-        )
+    if costs is not None:
+        costs = read_costs(costs)
+        check_costs(grain, costs)
     chosen = parse_models(models) if models is not None else None
     journeys = source if isinstance(source, Journeys) else load_journeys(source, **load)
     result = attribute_at(journeys, chosen, grain)
     costed: CostedCredits | None = None
     if costs is not None:
         costed = join_costs(result.grain_credits, costs, totals=totals, by=grain.by)
+        result.costed = costed.table
     return GrainRun(result, costed)

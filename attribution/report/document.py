@@ -18,7 +18,7 @@ from attribution.api import AttributionResult, ModelRun, wide_credits
 from attribution.capabilities import HasRemovalEffects, HasTransitions
 from attribution.costs import TOTAL, CostedCredits
 from attribution.kpis import KPIs, format_kpi
-from attribution.report import charts
+from attribution.report import charts, trend
 from attribution.report.graph import (
     MAX_GRAPH_STATES,
     MIN_EDGE_PROBABILITY,
@@ -140,6 +140,7 @@ def _document(page: _Page, *, title: str, source: str | None) -> str:
         _section_credits(page),
         _section_model_chart(page),
         _section_costs(page),
+        trend.sections(page),  # a run at a finer grain (issue 17): trend, segments
         _section_channels(page),
         _section_path_lengths(page),
         _section_top_paths(page),
