@@ -71,8 +71,6 @@ _RESERVED = (
     "value",
     "share",
 )
-# Up to this many (row, channel) cells, distinct pairs are counted without sorting.
-_DENSE_CELLS = 1 << 24
 # Proportional fitting: relative tolerance on channel totals, and its step limit.
 _FIT_TOL = 1e-12
 _FIT_STEPS = 2000
@@ -261,14 +259,11 @@ def split_in_proportion(
         How the model describes this split to users (:attr:`RowCredit.split`).
     """
     n_ch = journeys.n_channels
-    rows = np.flatnonzero((journeys.conversions != 0) | (journeys.value != 0))
-    if len(rows) == 0 or n_ch == 0:
+    pairs = journeys.channel_pairs
+    if len(pairs.rows) == 0 or n_ch == 0:
         empty = np.zeros(0)
         return RowCredit(empty.astype(np.int64), empty.astype(np.uint32), empty, empty.copy())
-    touch = ranges(journeys.offsets[:-1][rows], journeys.lengths[rows])
-    pair_row, pair_code, _, _ = _distinct_pairs(
-        journeys.row_of_touch[touch], journeys.codes[touch], journeys.n_rows, n_ch
-    )
+    pair_row, pair_code = pairs.row, pairs.code
     # a row's pairs are contiguous, sorted by code: the row's distinct channel set
     starts = np.flatnonzero(np.r_[True, pair_row[1:] != pair_row[:-1]])
     sizes = np.diff(np.r_[starts, len(pair_row)])
@@ -350,22 +345,6 @@ def _fit(
     return share
 
 
-def _distinct_pairs(
-    row: np.ndarray, code: np.ndarray, n_rows: int, n_channels: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Distinct (row, code) pairs of touches sorted by row then code, the touches of
-    each pair, and every touch's pair."""
-    n_ch = max(n_channels, 1)
-    keys = row.astype(np.int64) * n_ch + code.astype(np.int64)
-    if n_rows * n_ch <= _DENSE_CELLS:  # few cells: count them all, no sort
-        dense = np.bincount(keys, minlength=n_rows * n_ch)
-        cells = np.flatnonzero(dense)
-        index = np.cumsum(dense > 0) - 1
-        return cells // n_ch, cells % n_ch, dense[cells], index[keys]
-    uniq, of_touch, counts = np.unique(keys, return_inverse=True, return_counts=True)
-    return uniq // n_ch, uniq % n_ch, counts, of_touch.astype(np.int64)
-
-
 # -- cells: where one set of journeys' credit lands -------------------------------
 @dataclass(frozen=True)
 class _Cells:
@@ -379,6 +358,8 @@ class _Cells:
 
     n_channels: int
     rows: np.ndarray  # converting rows
+    touches: np.ndarray  # their touches, row after row
+    pair_local_row: np.ndarray  # each pair's row, numbered among the converting rows
     slot: np.ndarray  # touch -> its index among converting touches, -1 for others
     pair_row: np.ndarray
     pair_code: np.ndarray
@@ -406,24 +387,16 @@ class _Cells:
         """Cells of ``journeys``; ``group_of_row`` None means one group per row
         (per conversion), ``dimension`` the touches' dimension codes (or None)."""
         n_ch = max(journeys.n_channels, 1)
-        converting = (journeys.conversions != 0) | (journeys.value != 0)
-        rows = np.flatnonzero(converting)
-        if len(rows) == journeys.n_rows:
-            touches = np.arange(journeys.n_touches, dtype=np.int64)
-        else:
-            touches = ranges(journeys.offsets[:-1][rows], journeys.lengths[rows])
+        pairs = journeys.channel_pairs
+        rows, touches = pairs.rows, pairs.touches
         slot = np.full(journeys.n_touches, -1, dtype=np.int64)
         slot[touches] = np.arange(len(touches))
-        t_row = journeys.row_of_touch[touches]
-        t_code = journeys.codes[touches].astype(np.int64)
-        pair_row, pair_code, pair_touches, pair_of_slot = _distinct_pairs(
-            t_row, t_code, journeys.n_rows, n_ch
-        )
+        pair_row, pair_code = pairs.row, pairs.code
+        pair_touches, pair_of_slot = pairs.count, pairs.pair_of_touch
         pair_key = pair_row * n_ch + pair_code
         cell_of_pair = cell_of_slot = cell_dim = None
         if dimension is None:
-            if group_of_row is None:  # per conversion: a cell per pair
-                cell_of_pair = np.arange(len(pair_row))
+            if group_of_row is None:  # per conversion: a cell per pair (cell_of_pair None)
                 cell_group, cell_code = pair_row, pair_code
             else:  # every channel of every group
                 cell_of_pair = group_of_row[pair_row] * n_ch + pair_code
@@ -431,6 +404,7 @@ class _Cells:
                 cell_group, cell_code = grid // n_ch, grid % n_ch
         else:
             n_dim = int(dimension.max(initial=-1)) + 2  # code + 1, 0 for none
+            t_row, t_code = pair_row[pair_of_slot], pair_code[pair_of_slot]
             group = t_row if group_of_row is None else group_of_row[t_row]
             key = (group * n_ch + t_code) * n_dim + dimension[touches].astype(np.int64) + 1
             uniq, inverse = np.unique(key, return_inverse=True)
@@ -438,9 +412,13 @@ class _Cells:
             cell_dim = uniq % n_dim - 1
             cell_code = (uniq // n_dim) % n_ch
             cell_group = uniq // n_dim // n_ch
+        first = np.ones(len(pair_row), dtype=bool)
+        first[1:] = pair_row[1:] != pair_row[:-1]
         return cls(
             n_ch,
             rows,
+            touches,
+            np.cumsum(first) - 1,
             slot,
             pair_row,
             pair_code,
@@ -460,19 +438,33 @@ class _Cells:
         """A model's row credit as (cell conversions, cell value, per-channel
         conversions, per-channel value), checked against the contract."""
         n_pairs = len(self.pair_row)
-        conv = np.asarray(credit.conversions, dtype=np.float64)
-        val = np.asarray(credit.value, dtype=np.float64)
-        touch_conv = touch_val = None
+        conv: np.ndarray = np.asarray(credit.conversions, dtype=np.float64)
+        val: np.ndarray = np.asarray(credit.value, dtype=np.float64)
+        touch_conv: np.ndarray | None = None
+        touch_val: np.ndarray | None = None
+        pair_conv: np.ndarray
+        pair_val: np.ndarray
+        cell_conv: np.ndarray
+        cell_val: np.ndarray
+        pair: np.ndarray | None
         if credit.touch is not None:
-            at = self.slot[np.asarray(credit.touch, dtype=np.int64)]
-            inside = at >= 0
-            self._check_inside(inside, conv, val, label)
-            at, conv, val = at[inside], conv[inside], val[inside]
+            touch = np.asarray(credit.touch, dtype=np.int64)
+            if np.array_equal(touch, self.touches):  # the common layout: no lookup
+                at = np.arange(len(touch))
+            else:
+                at = self.slot[touch]
+                inside = at >= 0
+                self._check_inside(inside, conv, val, label)
+                at, conv, val = at[inside], conv[inside], val[inside]
             pair = self.pair_of_slot[at]
             if self.cell_of_slot is not None:
                 n_slots = len(self.pair_of_slot)
                 touch_conv = np.bincount(at, conv, minlength=n_slots)
                 touch_val = np.bincount(at, val, minlength=n_slots)
+        elif np.array_equal(credit.row, self.pair_row) and np.array_equal(
+            credit.code, self.pair_code
+        ):  # entries are the pairs themselves
+            pair = None
         else:
             key = np.asarray(credit.row, dtype=np.int64) * self.n_channels + np.asarray(
                 credit.code, dtype=np.int64
@@ -481,8 +473,11 @@ class _Cells:
             inside = (self.pair_key[pair] == key) if n_pairs else np.zeros(len(key), dtype=bool)
             self._check_inside(inside, conv, val, label)
             pair, conv, val = pair[inside], conv[inside], val[inside]
-        pair_conv = np.bincount(pair, conv, minlength=n_pairs)
-        pair_val = np.bincount(pair, val, minlength=n_pairs)
+        if pair is None:
+            pair_conv, pair_val = conv, val
+        else:
+            pair_conv = np.bincount(pair, conv, minlength=n_pairs)
+            pair_val = np.bincount(pair, val, minlength=n_pairs)
         self._check_rows(pair_conv, pair_val, journeys, label)
         if self.cell_of_slot is not None:
             if touch_conv is None or touch_val is None:  # by channel: its touches share equally
@@ -491,8 +486,9 @@ class _Cells:
                 touch_val = pair_val[self.pair_of_slot] / per
             cell_conv = np.bincount(self.cell_of_slot, touch_conv, minlength=self.n_cells)
             cell_val = np.bincount(self.cell_of_slot, touch_val, minlength=self.n_cells)
+        elif self.cell_of_pair is None:  # a cell per pair
+            cell_conv, cell_val = pair_conv, pair_val
         else:
-            assert self.cell_of_pair is not None
             cell_conv = np.bincount(self.cell_of_pair, pair_conv, minlength=self.n_cells)
             cell_val = np.bincount(self.cell_of_pair, pair_val, minlength=self.n_cells)
         n_ch = journeys.n_channels
@@ -514,21 +510,19 @@ class _Cells:
         self, pair_conv: np.ndarray, pair_val: np.ndarray, journeys: Journeys, label: str
     ) -> None:
         """Each conversion's credit adds up to that conversion: the grain's contract."""
-        n = journeys.n_rows
-        for got, want, what in (
-            (
-                np.bincount(self.pair_row, pair_conv, minlength=n),
-                journeys.conversions,
-                "conversions",
-            ),
-            (np.bincount(self.pair_row, pair_val, minlength=n), journeys.value, "value"),
+        if len(self.rows) == 0:
+            return
+        for pair_sum, want, what in (
+            (pair_conv, journeys.conversions, "conversions"),
+            (pair_val, journeys.value, "value"),
         ):
-            bad = ~np.isclose(got[self.rows], want[self.rows], rtol=1e-7, atol=1e-9)
+            got = np.bincount(self.pair_local_row, pair_sum, minlength=len(self.rows))
+            bad = ~np.isclose(got, want[self.rows], rtol=1e-7, atol=1e-9)
             if bad.any():
-                r = int(self.rows[np.argmax(bad)])
+                k = int(np.argmax(bad))
                 raise ModelError(
-                    f"model '{label}': attribute_rows() gives journey row {r} credit adding up "
-                    f"to {got[r]:g} {what}, not its {want[r]:g}"
+                    f"model '{label}': attribute_rows() gives journey row {int(self.rows[k])} "
+                    f"credit adding up to {got[k]:g} {what}, not its {want[self.rows[k]]:g}"
                 )
 
 

@@ -10,7 +10,7 @@ import polars as pl
 
 from attribution.arrays import csr_offsets, distinct, ranges
 
-__all__ = ["JourneyKeys", "Journeys", "Unattributed"]
+__all__ = ["ChannelPairs", "JourneyKeys", "Journeys", "Unattributed"]
 
 
 @dataclass(frozen=True)
@@ -94,6 +94,41 @@ class JourneyKeys:
             segment=take(self.segment, rows),
             dimension=take(self.dimension, touches),
         )
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelPairs:
+    """The distinct (row, channel) pairs of the rows that have credit to give.
+
+    Rows with conversions or value only (the only ones any credit comes
+    from); what credit per conversion (:mod:`attribution.grains`) and the
+    models' per-conversion splits are laid out on.
+
+    Attributes
+    ----------
+    rows : ndarray of int64, shape (n_rows_credited,)
+        The rows with conversions or value, ascending.
+    touches : ndarray of int64, shape (n_touches_credited,)
+        Their touches (indices into ``Journeys.codes``), row after row.
+    row, code : ndarray of int64, shape (n_pairs,)
+        Each pair's row and channel code, sorted by row, then code: the pairs
+        of one row are its distinct channels in ascending order.
+    count : ndarray of int64, shape (n_pairs,)
+        Touches of each pair.
+    pair_of_touch : ndarray of int64, shape (n_touches_credited,)
+        The pair of each of ``touches``.
+    """
+
+    rows: np.ndarray
+    touches: np.ndarray
+    row: np.ndarray
+    code: np.ndarray
+    count: np.ndarray
+    pair_of_touch: np.ndarray
+
+
+# Up to this many (row, channel) cells, pairs are counted in a table, without sorting.
+_DENSE_PAIRS = 1 << 24
 
 
 @dataclass(frozen=True, eq=False)
@@ -214,6 +249,36 @@ class Journeys:
         """Position of every touch within its row, 0 for the first."""
         return np.arange(self.n_touches, dtype=np.int64) - np.repeat(
             self.offsets[:-1], self.lengths
+        )
+
+    @cached_property
+    def channel_pairs(self) -> ChannelPairs:
+        """The distinct (row, channel) pairs of the rows with conversions or value."""
+        credited = (self.conversions != 0) | (self.value != 0)
+        rows = np.flatnonzero(credited)
+        lengths = self.lengths[rows]
+        if len(rows) == self.n_rows:
+            touches = np.arange(self.n_touches, dtype=np.int64)
+        else:
+            touches = ranges(self.offsets[:-1][rows], lengths)
+        n_ch = max(self.n_channels, 1)
+        # rows numbered among the credited ones keep the table of cells small
+        local = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+        keys = local * n_ch + self.codes[touches].astype(np.int64)
+        if len(rows) * n_ch <= _DENSE_PAIRS:
+            dense = np.bincount(keys, minlength=len(rows) * n_ch)
+            cells = np.flatnonzero(dense)
+            of_touch = (np.cumsum(dense > 0) - 1)[keys]
+            count = dense[cells]
+        else:
+            cells, of_touch, count = np.unique(keys, return_inverse=True, return_counts=True)
+        return ChannelPairs(
+            rows.astype(np.int64),
+            touches,
+            rows[cells // n_ch].astype(np.int64),
+            (cells % n_ch).astype(np.int64),
+            count.astype(np.int64),
+            of_touch.astype(np.int64),
         )
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import typing
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -437,10 +438,8 @@ def _entry_shares(sets: ChannelSets, phi: np.ndarray, total: np.ndarray) -> np.n
 
 def _row_credit(journeys: Journeys, sets: ChannelSets, share: np.ndarray) -> RowCredit:
     """Each converting row's credit from its set's entry shares (the per-conversion grain)."""
-    converting = (journeys.conversions != 0) | (journeys.value != 0)
-    sub = journeys if converting.all() else journeys.select(converting)
-    pair_row, codes, _, _ = _distinct_touches(sub)
-    row = np.flatnonzero(converting)[pair_row]
+    pairs = journeys.channel_pairs
+    row, codes = pairs.row, pairs.code
     # A row's distinct channels, ascending, are its set's members in the same order.
     first = np.ones(len(row), dtype=bool)
     first[1:] = row[1:] != row[:-1]
@@ -594,7 +593,10 @@ class Shapley(Model):
         elif self.characteristic == "subset_rates":
             conv, val = self._subset_rates(sets, journeys)
         else:
-            conv, val = _share_credit(sets, *self._conversion_rate(sets, journeys.channels))
+            phi, total = self._conversion_rate(sets, journeys.channels)
+            # what attribute_rows needs of this fit, while these journeys live
+            self._fitted = (weakref.ref(journeys), sets, phi, total)
+            conv, val = _share_credit(sets, phi, total)
         return credit_frame(journeys, conv, val)
 
     # issue 17: the per-conversion grain
@@ -607,8 +609,8 @@ class Shapley(Model):
         that the totals are the model's (:func:`attribution.grains.split_in_proportion`).
         """
         self.validate_params()
-        sets = channel_sets(journeys)
         if self.characteristic == "subset_rates":
+            sets = channel_sets(journeys)
             from attribution.grains import split_in_proportion
 
             conv, val = self._subset_rates(sets, journeys)
@@ -622,10 +624,16 @@ class Shapley(Model):
                 split="each journey's share by subset rate, rescaled per channel",
             )
         if self.characteristic == "subset_conversions":
+            sets = channel_sets(journeys)
             share = _entry_shares(sets, np.zeros(len(sets.codes)), np.zeros(sets.n_sets))
+            return _row_credit(journeys, sets, share)
+        fitted = getattr(self, "_fitted", None)
+        if fitted is not None and fitted[0]() is journeys:  # the game of the last fit
+            _, sets, phi, total = fitted
         else:
-            share = _entry_shares(sets, *self._conversion_rate(sets, journeys.channels))
-        return _row_credit(journeys, sets, share)
+            sets = channel_sets(journeys)
+            phi, total = self._conversion_rate(sets, journeys.channels)
+        return _row_credit(journeys, sets, _entry_shares(sets, phi, total))
 
     @staticmethod
     def _subset_rates_phi(sets: ChannelSets) -> np.ndarray:
