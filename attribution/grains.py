@@ -262,7 +262,9 @@ def split_in_proportion(
     pairs = journeys.channel_pairs
     if len(pairs.rows) == 0 or n_ch == 0:
         empty = np.zeros(0)
-        return RowCredit(empty.astype(np.int64), empty.astype(np.uint32), empty, empty.copy())
+        return RowCredit(
+            empty.astype(np.int64), empty.astype(np.uint32), empty, empty.copy(), split=split
+        )
     pair_row, pair_code = pairs.row, pairs.code
     # a row's pairs are contiguous, sorted by code: the row's distinct channel set
     starts = np.flatnonzero(np.r_[True, pair_row[1:] != pair_row[:-1]])
@@ -809,7 +811,8 @@ def _unit_credit(
     dimension = keys.dimension if (grain.dimension and keys is not None) else None
     cells = _Cells.of(sub, group, n_groups, dimension)
     keep = None
-    if group is not None and n_groups > 1:  # periods of null journeys only are not listed
+    if group is not None and grain.by is not None and not grain.refit_per_period:
+        # periods of null journeys only are not listed
         active = np.zeros(n_groups, dtype=bool)
         active[group[cells.rows]] = True
         keep = active[cells.cell_group]
@@ -818,8 +821,10 @@ def _unit_credit(
 
     # what says where each cell is, built once for every model
     where: dict[str, pl.Series] = {}
-    full_rows = cells.cell_group if unit.rows is None else unit.rows[cells.cell_group]
+    full_rows = cells.cell_group  # per conversion: the row of each cell, in all journeys
     if grain.per_conversion:
+        if unit.rows is not None:
+            full_rows = unit.rows[cells.cell_group]
         where.update(_identity(journeys, full_rows, grain))
     for k, v in unit.labels.items():
         where[k] = pl.Series(k, [v] * cells.n_cells)
@@ -848,8 +853,8 @@ def _unit_credit(
         frames.append(
             base.with_columns(
                 pl.lit(run.label).alias("model"),
-                pl.Series("conversions", conv),
-                pl.Series("value", val),
+                pl.Series("conversions", conv, dtype=pl.Float64),
+                pl.Series("value", val, dtype=pl.Float64),
             )
         )
         if row_credit.split is not None:
