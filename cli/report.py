@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
 import polars as pl
@@ -14,6 +15,7 @@ from attribution.cli.options import (
     all_inputs,
     cost_options,
     echo_err,
+    grain_options,
     input_options,
     kpi_options,
     model_option,
@@ -21,9 +23,13 @@ from attribution.cli.options import (
 )
 from attribution.report import write_report
 
+if TYPE_CHECKING:
+    from attribution.grains import Grain
+
 
 @click.command("report")
 @input_options
+@grain_options
 @model_option
 @click.option(
     "-o",
@@ -43,6 +49,7 @@ def command(
     output: str,
     costs: pl.DataFrame | None,
     title: str,
+    grain: Grain | None,
 ) -> None:
     """Write an HTML report of INPUT to -o FILE: the KPIs, every model's credit
     side by side, a chart comparing the models per channel, the path length
@@ -53,6 +60,11 @@ def command(
     `run`. The charts need matplotlib (pip install 'attribution-engine[plot]');
     without it the report has the tables and the transition graph, and says so.
     """
+    if grain is not None and (grain.per_conversion or grain.dimension):
+        raise click.UsageError(
+            "the report shows credit by period (--by) and segment: "
+            "leave out --per-conversion and --dimension"
+        )
     journeys = inputs.load()  # the -m specs were parsed and checked before this
     with step("writing the report"):
         write_report(
@@ -65,5 +77,6 @@ def command(
             top=top,
             title=title,
             source=os.path.basename(inputs.source),
+            grain=grain,
         )
     echo_err(f"wrote {output}")

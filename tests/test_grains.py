@@ -703,3 +703,14 @@ def test_grains_benchmark_runs_on_the_smallest_size(tmp_path):
     )
     assert by_month["period"].n_unique() >= 12  # conversions over a year
     assert all(s.seconds > 0 and s.cpu_seconds > 0 for s in stages)
+
+
+def test_cli_report_by_month_draws_the_trend(tmp_path):
+    path = events(MONTHS, tmp_path)
+    costs = tmp_path / "costs.csv"
+    costs.write_text("channel,date,cost\nemail,2026-02-03,4\nads,2026-02-15,10\n")
+    out = tmp_path / "report.html"
+    invoke("report", path, "-m", "linear", "--by", "month", "--costs", costs, "-o", out)
+    page = out.read_text()
+    assert 'id="trend"' in page and "linear: ROAS" in page
+    assert 'id="costs"' in page  # the per-channel cost section still has its table

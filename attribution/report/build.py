@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attribution.api import ModelRun, ModelSpec, attribute, run_model
 from attribution.capabilities import HasTransitions
@@ -21,6 +21,9 @@ from attribution.registry import get_registry
 from attribution.report.document import render
 from attribution.sinks import write_output
 from attribution.sources import Source
+
+if TYPE_CHECKING:
+    from attribution.grains import Grain
 
 __all__ = ["graph_run", "render_report", "write_report"]
 
@@ -64,6 +67,7 @@ def render_report(
     top: int = 10,
     title: str = "Attribution report",
     source: str | None = None,
+    grain: Grain | None = None,
 ) -> str:
     """Run ``models`` and the KPIs on ``journeys`` and render the report (one HTML page).
 
@@ -86,8 +90,17 @@ def render_report(
         How many of the most frequent paths to list.
     title, source : str
         Heading of the report, and the input's name shown under it.
+    grain : Grain, optional
+        A finer grain (:mod:`attribution.grains`): with ``by`` the report draws
+        the credit trend (and the ROAS trend, with dated costs), with
+        ``segment`` it compares the segments.
     """
-    result = attribute(journeys, list(models) if models is not None else None)
+    chosen = list(models) if models is not None else None
+    result = (
+        attribute(journeys, chosen)
+        if grain is None
+        else _grain_result(journeys, chosen, grain, costs)
+    )
     kpis = compute_kpis(journeys, channel_kinds=channel_kinds, top=top)
     notes: dict[str, list[str]] = {}
     costed = None
@@ -100,6 +113,24 @@ def render_report(
         if reason is not None:
             notes["markov"] = [f"Markov transition graph omitted: {reason}"]
     return render(result, kpis, costed, graph=graph, notes=notes, title=title, source=source)
+
+
+def _grain_result(
+    journeys: Journeys,
+    models: list[ModelSpec] | None,
+    grain: Grain,
+    costs: Source | Mapping[str, float] | None,
+) -> Any:
+    """The run at ``grain`` (issue 17), with dated costs joined per period for the trend."""
+    from attribution.costs import read_costs
+    from attribution.grains import attribute_at
+
+    result = attribute_at(journeys, models, grain)
+    if costs is not None and grain.by is not None and not grain.segment:
+        dated = read_costs(costs)
+        if "period" in dated.columns:
+            result.costed = join_costs(result.grain_credits, dated, by=grain.by).table
+    return result
 
 
 def write_report(
