@@ -299,10 +299,15 @@ class TouchWeightModel(Model):
         self.validate_params()
         rows = np.flatnonzero(journeys.conversions > 0)
         converting = journeys.converting
-        touch = ranges(journeys.offsets[:-1][rows], journeys.lengths[rows])
+        pairs = journeys.channel_pairs  # cached: its touches are these when rows match
+        if len(pairs.rows) == len(rows):
+            touch = pairs.touches
+        else:  # rows with value but no conversion: not weighed here
+            touch = ranges(journeys.offsets[:-1][rows], journeys.lengths[rows])
         if converting.n_touches == 0:
             return RowCredit.of_touches(journeys, touch, np.zeros(0), np.zeros(0))
         w = self.weights(converting)
         row = converting.row_of_touch
         conv, val = w * converting.conversions[row], w * converting.value[row]
-        return RowCredit.of_touches(journeys, touch, conv, val)
+        # the converting rows' own arrays are the touches' rows and codes: no gather
+        return RowCredit(rows[row], converting.codes, conv, val, touch)
