@@ -619,7 +619,7 @@ class GrainResult(AttributionResult):
     def grain_columns(self) -> list[str]:
         """The columns that say where a row of :attr:`grain_credits` sits, besides
         ``model`` and ``channel``."""
-        return [c for c in self.grain_credits.columns if c not in (*_MEASURES, "model")]
+        return [c for c in self.grain_credits.columns if c not in (*_MEASURES, "model", "channel")]
 
     def split_notes(self) -> list[str]:
         """One line per model whose per-conversion credit is a split of its channel totals."""
