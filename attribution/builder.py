@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 
@@ -10,10 +11,11 @@ import polars as pl
 
 from attribution.arrays import csr_offsets
 from attribution.errors import InputError
-from attribution.journeys import Journeys, Unattributed
+from attribution.journeys import JourneyKeys, Journeys, Unattributed
 from attribution.sources import (
     EventColumns,
     Source,
+    describe,
     is_paths_frame,
     read_events,
     read_paths,
@@ -79,11 +81,14 @@ def build_journeys(
 
     # where each conversion happened, only when read (EventColumns.conversion_channel)
     location_col = ["conversion_channel"] if "conversion_channel" in events.columns else []
+    # the finer grains' columns (issue 17), only when read (EventColumns.conversion_id, ...)
+    grain_cols = [c for c in _GRAIN_COLUMNS if c in events.columns]
     keyed = events.select(
         "customer",
         "is_conversion",
         "value",
         *location_col,
+        *grain_cols,
         # Fewer sort keys sort faster: time and "touch before conversion" in
         # one integer, and one tie-breaker (channel code for touches, value
         # for conversions at the same instant).
@@ -141,6 +146,19 @@ def build_journeys(
         where = keyed["conversion_channel"].to_numpy()[idx[last_row[rows]]].astype(object)
         where[~converted[rows] | (where == "")] = None
         location = where
+    keys = _grain_keys(
+        keyed,
+        idx,
+        sorted_customer,
+        new_customer,
+        last_row,
+        rows,
+        lost,
+        end_time,
+        values,
+        touch[keep],
+        converted,
+    )
     return Journeys(
         channels=channels,
         codes=codes.astype(np.uint32),
@@ -152,7 +170,90 @@ def build_journeys(
         customer=customer[rows].astype(np.int64),
         unattributed=unattributed,
         conversion_channel=location,
+        keys=keys,
     )
+
+
+# -- grain keys (issue 17) ------------------------------------------------------
+_GRAIN_COLUMNS = ("conversion_id", "segment", "dimension")
+
+
+def _grain_keys(
+    keyed: pl.DataFrame,
+    idx: np.ndarray,
+    sorted_customer: pl.Series,
+    new_customer: np.ndarray,
+    last_row: np.ndarray,
+    rows: np.ndarray,
+    lost: np.ndarray,
+    end_time: np.ndarray,
+    values: np.ndarray,
+    kept_touch: np.ndarray,
+    converted: np.ndarray,
+) -> JourneyKeys:
+    """The keys of the finer grains, from the sorted events (``idx`` sorts ``keyed``).
+
+    ``last_row`` is each candidate journey's last sorted row, ``rows`` the
+    candidates that kept a touch, ``lost`` the unattributed ones, and
+    ``kept_touch`` the sorted rows of the touches kept, journey after journey.
+    """
+    conversion_id = None
+    if "conversion_id" in keyed.columns:
+        ids = keyed["conversion_id"].gather(idx[last_row[rows]])
+        conversion_id = (
+            pl.DataFrame({"id": ids, "converted": converted[rows]})
+            .select(pl.when("converted").then("id").alias("conversion_id"))
+            .to_series()
+        )
+    segment = lost_segment = None
+    segment_labels: tuple[str, ...] = ()
+    if "segment" in keyed.columns:
+        at = _segment_rows(keyed["segment"].is_not_null().to_numpy()[idx], new_customer, last_row)
+        chosen = keyed["segment"].gather(idx[np.maximum(at, 0)])
+        chosen = pl.select(pl.when(pl.Series(at >= 0)).then(chosen)).to_series()
+        codes, segment_labels = _coded(chosen)
+        segment, lost_segment = codes[rows], codes[lost]
+    dimension = None
+    dimension_labels: tuple[str, ...] = ()
+    if "dimension" in keyed.columns:
+        dimension, dimension_labels = _coded(keyed["dimension"].gather(idx[kept_touch]))
+    return JourneyKeys(
+        end_time=end_time[rows].astype(np.int64),
+        customer_ids=sorted_customer.filter(pl.Series(new_customer)),
+        conversion_id=conversion_id,
+        segment=segment,
+        segment_labels=segment_labels,
+        dimension=dimension,
+        dimension_labels=dimension_labels,
+        lost_time=end_time[lost].astype(np.int64),
+        lost_value=values[lost].astype(np.float64),
+        lost_segment=lost_segment,
+    )
+
+
+def _segment_rows(valid: np.ndarray, new_customer: np.ndarray, last_row: np.ndarray) -> np.ndarray:
+    """Sorted row whose segment each journey takes, -1 for none.
+
+    A journey takes the latest value among its customer's rows up to its last
+    row (its conversion, where a conversion attribute is), else the customer's
+    first value after it (a customer attribute written on a later row only).
+    """
+    n = len(valid)
+    at = np.arange(n)
+    latest = np.maximum.accumulate(np.where(valid, at, -1))
+    first_after = np.minimum.accumulate(np.where(valid, at, n)[::-1])[::-1]
+    start = np.maximum.accumulate(np.where(new_customer, at, 0))
+    next_start = np.minimum.accumulate(np.where(new_customer, at, n)[::-1])[::-1]
+    end = np.append(next_start[1:], n)  # where the row's customer ends (exclusive)
+    before, after = latest[last_row], first_after[last_row]
+    return np.where(before >= start[last_row], before, np.where(after < end[last_row], after, -1))
+
+
+def _coded(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
+    """Codes (int32, -1 for null) into the sorted distinct labels of text ``values``."""
+    labels = tuple(values.drop_nulls().unique().sort().to_list())
+    codes = values.cast(pl.Enum(labels)).to_physical().cast(pl.Int32).fill_null(-1)
+    return codes.to_numpy().astype(np.int32), labels
 
 
 def journeys_from_paths(
@@ -259,6 +360,13 @@ def load_journeys(
         delimiter=delimiter,
     )
     extra = None
+    if conversions is not None and cols.segment is not None:  # issue 17: in one of the two
+        other = scan_frame(conversions, delimiter=delimiter).collect_schema().names()
+        if cols.segment not in names and cols.segment not in other:
+            raise InputError(
+                f"{describe(source)} and {describe(conversions)}: missing segment column "
+                f"'{cols.segment}' (it may be in either); columns found: {names}, {other}"
+            )
     if conversions is not None:
         extra = read_events(
             conversions,
@@ -270,10 +378,19 @@ def load_journeys(
     if events.height == 0 and (extra is None or extra.height == 0):
         where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "input frame"
         raise InputError(f"{where} has no events (it has a header but no rows)")
-    return build_journeys(
+    journeys = build_journeys(
         events,
         conversions=extra,
         lookback_days=lookback_days,
         collapse_repeats=collapse_repeats,
         max_touches=max_touches,
     )
+    if journeys.keys is None:
+        return journeys
+    named = dataclasses.replace(  # the grain columns' input names, for output and messages
+        journeys.keys,
+        conversion_id_name=cols.conversion_id,
+        segment_name=cols.segment,
+        dimension_name=cols.dimension,
+    )
+    return dataclasses.replace(journeys, keys=named)

@@ -1,4 +1,8 @@
-"""Spend per channel joined to a credit table: cost, CPA, ROAS and ROI per model and channel."""
+"""Spend per channel joined to a credit table: cost, CPA, ROAS and ROI per model and channel.
+
+Costs with a ``date`` or ``period`` column join a credit table per period
+(:mod:`attribution.grains`): CPA, ROAS and ROI per model, period and channel.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +27,8 @@ TOTAL = "(total)"
 """Channel name of the per-model totals row that :func:`join_costs` appends."""
 
 COST_COLUMNS = ("cost", "cpa", "roas", "roi")
+PERIOD_COLUMNS = ("period", "date")
+"""Names of a costs column that dates the spend, tried in this order (issue 17)."""
 
 _KEY = ("model", "channel")
 _NEEDED = ("model", "channel", "conversions", "value")
@@ -52,7 +58,8 @@ def read_costs(
     channel_col: str = "channel",
     cost_col: str = "cost",
 ) -> pl.DataFrame:
-    """Read spend per channel as a frame ``channel (str), cost (float64)``.
+    """Read spend per channel as a frame ``channel (str), cost (float64)``, with a
+    ``period`` (date) column between them when the costs are dated.
 
     Parameters
     ----------
@@ -67,7 +74,11 @@ def read_costs(
     polars.DataFrame
         One row per channel, in order of first appearance. Several rows of one
         channel (spend per week or campaign, say) are added up. Spaces around
-        channel names are stripped, as in event files.
+        channel names are stripped, as in event files. When ``source`` has a
+        ``period`` or ``date`` column (a date, or text like ``2026-03-31``,
+        ``2026-03`` or ``2026-Q1``), ``period`` is each row's date and rows are
+        added up per channel and date; :func:`join_costs` puts the dates in
+        the credit table's periods.
 
     Raises
     ------
@@ -88,9 +99,12 @@ def read_costs(
     dtype = frame.schema[cost_col]
     if not (dtype.is_numeric() or dtype in (pl.String, pl.Null)):
         raise InputError(f"{where}: cost column '{cost_col}' has type {dtype}; expected numbers")
+    period_col = next((c for c in PERIOD_COLUMNS if c in frame.columns), None)
+    dated = [] if period_col is None else [_dates(frame, period_col, where)]
     frame = frame.with_row_index("_row", offset=1).select(
         pl.col("_row"),
         pl.col(channel_col).cast(pl.String).str.strip_chars().alias("channel"),
+        *dated,
         pl.col(cost_col).alias("_raw"),
         pl.col(cost_col).cast(pl.Float64, strict=False).alias("cost"),
     )
@@ -113,7 +127,37 @@ def read_costs(
         )
     if (frame["channel"] == TOTAL).any():
         raise InputError(f"{where}: '{TOTAL}' is reserved for the totals row, not a channel")
+    if period_col is not None:
+        row = first_row(frame, pl.col("period").is_null())
+        if row is not None:
+            raise InputError(
+                f"{where}: column '{period_col}' at row {row} is not a date; expected a date "
+                "like 2026-03-31, a month like 2026-03 or a quarter like 2026-Q1"
+            )
+        by = ["channel", "period"]
+        return frame.group_by(by, maintain_order=True).agg(pl.col("cost").sum())
     return frame.group_by("channel", maintain_order=True).agg(pl.col("cost").sum())
+
+
+def _dates(frame: pl.DataFrame, name: str, where: str) -> pl.Expr:
+    """Column ``name`` as dates (``period``): dates, datetimes (their own calendar day)
+    or text: a day, a month (its first day) or a quarter (its first day)."""
+    dtype = frame.schema[name]
+    col = pl.col(name)
+    if dtype == pl.Date:
+        return col.alias("period")
+    if isinstance(dtype, pl.Datetime):
+        return col.dt.date().alias("period")
+    if dtype not in (pl.String, pl.Null):
+        raise InputError(f"{where}: period column '{name}' has type {dtype}; expected dates")
+    text = col.cast(pl.String).str.strip_chars()
+    quarter = text.str.extract(r"^(\d{4})-?[Qq]([1-4])$", 1)
+    number = text.str.extract(r"^(\d{4})-?[Qq]([1-4])$", 2).cast(pl.Int32, strict=False)
+    return pl.coalesce(
+        text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False),
+        (text + "-01").str.to_date("%Y-%m-%d", strict=False),
+        pl.date(quarter.cast(pl.Int32, strict=False), number * 3 - 2, 1),
+    ).alias("period")
 
 
 def uncosted_channels(credits: pl.DataFrame, costs: pl.DataFrame) -> list[str]:
@@ -127,27 +171,34 @@ def join_costs(
     costs: pl.DataFrame | Source | Mapping[str, float],
     *,
     totals: bool = True,
+    by: str | None = None,
 ) -> CostedCredits:
-    """Add ``cost, cpa, roas, roi`` to a long credit table, per model and channel.
+    """Add ``cost, cpa, roas, roi`` to a long credit table, per model and channel
+    (and per period, for a credit table with a ``period`` column).
 
     Parameters
     ----------
     credits : polars.DataFrame
         The long credit table (:attr:`AttributionResult.credits`): at least
         ``model, channel, conversions, value``; other columns (``share``) are
-        kept.
+        kept. With a ``period`` column (credit by period,
+        :func:`attribution.grains.attribute_at`) the costs must be dated.
     costs : DataFrame, path or mapping
         Spend per channel: a frame or file with ``channel`` and ``cost``
         columns, or a ``{channel: cost}`` mapping (see :func:`read_costs`).
+        Dated costs joined to a table without periods are added up per channel.
     totals : bool, default True
-        Append one row per model with channel ``"(total)"`` (:data:`TOTAL`).
+        Append one row per model (and period) with channel ``"(total)"`` (:data:`TOTAL`).
+    by : {"day", "week", "month", "quarter"}, optional
+        The periods of a credit table with a ``period`` column: each cost's
+        date is put in its period (weeks start on Monday).
 
     Returns
     -------
     CostedCredits
         ``table``: ``credits``' columns plus ``cost, cpa, roas, roi`` (float64); per model
-        every channel of the credits or the costs, sorted by name, then the
-        totals row. A channel that has cost but no credit gets zero credit
+        (and period, in order) every channel of the credits or the costs, sorted by
+        name, then the totals row. A channel that has cost but no credit gets zero credit
         (share 0). ``cpa = cost / conversions``, ``roas = value / cost``,
         ``roi = (value - cost) / cost``; a division by zero, or a channel
         without cost, gives null, never inf or NaN.
@@ -164,7 +215,8 @@ def join_costs(
     Raises
     ------
     InputError
-        When ``credits`` lacks a needed column, or already has cost columns.
+        When ``credits`` lacks a needed column, or already has cost columns, or
+        is per period while the costs are not dated (or ``by`` is missing).
     """
     costs = read_costs(costs)  # validates a frame too, and adds up repeated channels
     missing = [c for c in _NEEDED if c not in credits.columns]
@@ -178,21 +230,30 @@ def join_costs(
         raise InputError(f"credit table already has cost column(s) {clash}")
     if (credits["channel"] == TOTAL).any():
         raise InputError(f"credit table: '{TOTAL}' is reserved for the totals row, not a channel")
+    per_period = "period" in credits.columns
+    costs = _costs_per(costs, per_period, by)
     schema = pl.Schema({**credits.schema, **dict.fromkeys(COST_COLUMNS, pl.Float64())})
     uncosted = uncosted_channels(credits, costs)
     if credits.height == 0:
         return CostedCredits(pl.DataFrame(schema=schema), uncosted)
 
-    extra = [c for c in credits.columns if c not in _NEEDED]
+    group = ["model", "period"] if per_period else ["model"]
+    extra = [c for c in credits.columns if c not in _NEEDED and c not in group]
     models = credits.select(pl.col("model").unique(maintain_order=True))
+    units = models
+    if per_period:
+        periods = (
+            pl.concat([credits.select("period"), costs.select("period")]).unique().sort("period")
+        )
+        units = models.join(periods, how="cross")
     channels = (
         pl.concat([credits.select("channel"), costs.select("channel")]).unique().sort("channel")
     )
     # Every model gets every channel: one with cost but no credit shows as zero credit.
-    grid = models.join(channels, how="cross").with_row_index("_order")
+    grid = units.join(channels, how="cross").with_row_index("_order")
     out = (
-        grid.join(credits, on=list(_KEY), how="left")
-        .join(costs, on="channel", how="left")
+        grid.join(credits, on=[*group, "channel"], how="left")
+        .join(costs, on=[c for c in costs.columns if c != "cost"], how="left")
         .sort("_order")
         .drop("_order")
     )
@@ -200,13 +261,13 @@ def join_costs(
     fills = [pl.col("conversions").fill_null(0.0), pl.col("value").fill_null(0.0)]
     if "share" in extra:
         # zero share, unless the model credited nothing at all (then share is null throughout)
-        credited = pl.col("conversions").sum().over("model") != 0
+        credited = pl.col("conversions").sum().over(group) != 0
         fills.append(
             pl.when(uncredited & credited).then(0.0).otherwise(pl.col("share")).alias("share")
         )
     out = out.with_columns(fills)
     if totals:
-        total = out.group_by("model", maintain_order=True).agg(
+        total = out.group_by(group, maintain_order=True).agg(
             pl.lit(TOTAL).alias("channel"),
             pl.col("conversions").sum(),
             pl.col("value").sum(),
@@ -218,10 +279,35 @@ def join_costs(
         order = {m: i for i, m in enumerate(models["model"].to_list())}
         out = out.sort(
             pl.col("model").replace_strict(order, return_dtype=pl.Int64),
+            *group[1:],
             pl.col("channel") == TOTAL,
             maintain_order=True,
         )
     return CostedCredits(out.select(*credits.columns, *_metrics()).cast(schema), uncosted)
+
+
+def _costs_per(costs: pl.DataFrame, per_period: bool, by: str | None) -> pl.DataFrame:
+    """The costs at the credit table's grain: per channel and period, or per channel."""
+    dated = "period" in costs.columns
+    if not per_period:
+        if not dated:
+            return costs
+        return costs.group_by("channel", maintain_order=True).agg(pl.col("cost").sum())
+    if not dated:
+        raise InputError(
+            "the credit table is per period, but the costs have no date: add a "
+            f"{' or '.join(repr(c) for c in PERIOD_COLUMNS)} column to them for CPA, ROAS "
+            "and ROI per period"
+        )
+    if by is None:
+        raise InputError("a credit table per period joins costs given its periods: set by")
+    from attribution.grains import period_start  # grains joins costs: imported when used
+
+    return (
+        costs.with_columns(period_start(pl.col("period"), by))
+        .group_by("channel", "period", maintain_order=True)
+        .agg(pl.col("cost").sum())
+    )
 
 
 def _sum_or_null(name: str) -> pl.Expr:

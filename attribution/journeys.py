@@ -10,7 +10,7 @@ import polars as pl
 
 from attribution.arrays import csr_offsets, distinct, ranges
 
-__all__ = ["Journeys", "Unattributed"]
+__all__ = ["ChannelPairs", "JourneyKeys", "Journeys", "Unattributed"]
 
 
 @dataclass(frozen=True)
@@ -19,6 +19,116 @@ class Unattributed:
 
     conversions: float = 0.0
     value: float = 0.0
+
+
+# -- grain keys (issue 17) ----------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class JourneyKeys:
+    """What tells journeys and touches apart beyond their channels: the keys of finer grains.
+
+    The path builder fills in what it read (:mod:`attribution.grains` uses
+    it): when each journey ended, who the customer was, the conversion's id,
+    its segment, and per touch a dimension value (a campaign). Values of a
+    small set are codes into a table of labels, never Python objects per row.
+    Every array is optional.
+
+    Attributes
+    ----------
+    end_time : ndarray of int64, shape (n_rows,), or None
+        Time of each row's conversion (for a null journey, of its last touch),
+        in microseconds since the epoch, UTC.
+    customer_ids : polars.Series or None
+        The input's id of every customer index (``Journeys.customer`` indexes it).
+    conversion_id : polars.Series of str, shape (n_rows,), or None
+        Each conversion's id (a transaction id) from ``conversion_id_name``;
+        null for null journeys.
+    segment : ndarray of int32, shape (n_rows,), or None
+        Code of each row's segment in ``segment_labels``, -1 for none.
+    dimension : ndarray of int32, shape (n_touches,), or None
+        Code of each touch's dimension value in ``dimension_labels``, -1 for none.
+    conversion_id_name, segment_name, dimension_name : str or None
+        The input columns they were read from.
+    lost_time, lost_value, lost_segment : ndarray, shape (n_unattributed,), or None
+        Time (int64, as ``end_time``), value (float64) and segment code (int32)
+        of each unattributed conversion (``Journeys.unattributed``), so that
+        finer grains account for them too.
+    """
+
+    end_time: np.ndarray | None = None
+    customer_ids: pl.Series | None = None
+    conversion_id: pl.Series | None = None
+    segment: np.ndarray | None = None
+    segment_labels: tuple[str, ...] = ()
+    dimension: np.ndarray | None = None
+    dimension_labels: tuple[str, ...] = ()
+    conversion_id_name: str | None = None
+    segment_name: str | None = None
+    dimension_name: str | None = None
+    lost_time: np.ndarray | None = None
+    lost_value: np.ndarray | None = None
+    lost_segment: np.ndarray | None = None
+
+    def check(self, n_rows: int, n_touches: int) -> None:
+        """Raise ValueError unless every array has one entry per row (or touch)."""
+        for name in ("end_time", "conversion_id", "segment"):
+            a = getattr(self, name)
+            if a is not None and len(a) != n_rows:
+                raise ValueError(f"keys.{name} has {len(a)} entries, expected {n_rows}")
+        if self.dimension is not None and len(self.dimension) != n_touches:
+            raise ValueError(
+                f"keys.dimension has {len(self.dimension)} entries, expected {n_touches}"
+            )
+
+    def select(self, rows: np.ndarray, touches: np.ndarray) -> JourneyKeys:
+        """The keys of rows ``rows`` (an index array) whose touches are ``touches``."""
+
+        def take(a: np.ndarray | None, at: np.ndarray) -> np.ndarray | None:
+            return None if a is None else a[at]
+
+        return replace(
+            self,
+            end_time=take(self.end_time, rows),
+            conversion_id=None
+            if self.conversion_id is None
+            else self.conversion_id.gather(pl.Series(rows, dtype=pl.Int64)),
+            segment=take(self.segment, rows),
+            dimension=take(self.dimension, touches),
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class ChannelPairs:
+    """The distinct (row, channel) pairs of the rows that have credit to give.
+
+    Rows with conversions or value only (the only ones any credit comes
+    from); what credit per conversion (:mod:`attribution.grains`) and the
+    models' per-conversion splits are laid out on.
+
+    Attributes
+    ----------
+    rows : ndarray of int64, shape (n_rows_credited,)
+        The rows with conversions or value, ascending.
+    touches : ndarray of int64, shape (n_touches_credited,)
+        Their touches (indices into ``Journeys.codes``), row after row.
+    row, code : ndarray of int64, shape (n_pairs,)
+        Each pair's row and channel code, sorted by row, then code: the pairs
+        of one row are its distinct channels in ascending order.
+    count : ndarray of int64, shape (n_pairs,)
+        Touches of each pair.
+    pair_of_touch : ndarray of int64, shape (n_touches_credited,)
+        The pair of each of ``touches``.
+    """
+
+    rows: np.ndarray
+    touches: np.ndarray
+    row: np.ndarray
+    code: np.ndarray
+    count: np.ndarray
+    pair_of_touch: np.ndarray
+
+
+# Up to this many (row, channel) cells, pairs are counted in a table, without sorting.
+_DENSE_PAIRS = 1 << 24
 
 
 @dataclass(frozen=True, eq=False)
@@ -58,6 +168,10 @@ class Journeys:
         read from the column the path builder was told about; None for null
         journeys and when no such column was given. Survives :meth:`select`,
         not :meth:`aggregate`.
+    keys : JourneyKeys or None
+        Conversion times, ids, segments and per-touch dimension values for the
+        finer grains (:mod:`attribution.grains`); None for a paths input.
+        Survives :meth:`select`, not :meth:`aggregate`.
     """
 
     channels: tuple[str, ...]
@@ -70,6 +184,7 @@ class Journeys:
     customer: np.ndarray | None = None
     unattributed: Unattributed = field(default_factory=Unattributed)
     conversion_channel: np.ndarray | None = None
+    keys: JourneyKeys | None = None
 
     def __post_init__(self) -> None:
         n = len(self.offsets) - 1
@@ -82,6 +197,8 @@ class Journeys:
             raise ValueError("days_before must have one entry per touch")
         if self.conversion_channel is not None and len(self.conversion_channel) != n:
             raise ValueError("conversion_channel must have one entry per row")
+        if self.keys is not None:
+            self.keys.check(n, len(self.codes))
 
     # -- sizes -------------------------------------------------------------
     @property
@@ -132,6 +249,36 @@ class Journeys:
         """Position of every touch within its row, 0 for the first."""
         return np.arange(self.n_touches, dtype=np.int64) - np.repeat(
             self.offsets[:-1], self.lengths
+        )
+
+    @cached_property
+    def channel_pairs(self) -> ChannelPairs:
+        """The distinct (row, channel) pairs of the rows with conversions or value."""
+        credited = (self.conversions != 0) | (self.value != 0)
+        rows = np.flatnonzero(credited)
+        lengths = self.lengths[rows]
+        if len(rows) == self.n_rows:
+            touches = np.arange(self.n_touches, dtype=np.int64)
+        else:
+            touches = ranges(self.offsets[:-1][rows], lengths)
+        n_ch = max(self.n_channels, 1)
+        # rows numbered among the credited ones keep the table of cells small
+        local = np.repeat(np.arange(len(rows), dtype=np.int64), lengths)
+        keys = local * n_ch + self.codes[touches].astype(np.int64)
+        if len(rows) * n_ch <= _DENSE_PAIRS:
+            dense = np.bincount(keys, minlength=len(rows) * n_ch)
+            cells = np.flatnonzero(dense)
+            of_touch = (np.cumsum(dense > 0) - 1)[keys]
+            count = dense[cells]
+        else:
+            cells, of_touch, count = np.unique(keys, return_inverse=True, return_counts=True)
+        return ChannelPairs(
+            rows.astype(np.int64),
+            touches,
+            rows[cells // n_ch].astype(np.int64),
+            (cells % n_ch).astype(np.int64),
+            count.astype(np.int64),
+            of_touch.astype(np.int64),
         )
 
     @property
@@ -196,7 +343,7 @@ class Journeys:
     # -- transforms --------------------------------------------------------
     def drop_times(self) -> Journeys:
         """The same journeys as a paths-only input would give them."""
-        return replace(self, days_before=None)
+        return replace(self, days_before=None, keys=None)
 
     def with_channels(self, channels: tuple[str, ...]) -> Journeys:
         """Recode onto a larger, sorted channel list that contains ours."""
@@ -225,17 +372,20 @@ class Journeys:
             conversion_channel=(
                 None if self.conversion_channel is None else self.conversion_channel[rows]
             ),
+            keys=None if self.keys is None else self.keys.select(rows, touch),
         )
 
     def aggregate(self) -> Journeys:
         """Distinct paths with summed conversions, value and nulls.
 
-        Touch times and customers do not survive aggregation. The paths come
+        Touch times, customers and keys do not survive aggregation. The paths come
         out sorted (by length, then channel codes), so the result does not
         depend on the order of the rows.
         """
         if self.n_rows == 0:
-            return replace(self, days_before=None, customer=None, conversion_channel=None)
+            return replace(
+                self, days_before=None, customer=None, conversion_channel=None, keys=None
+            )
         frame = pl.DataFrame(
             {
                 "row": pl.Series(self.row_of_touch, dtype=pl.Int64),

@@ -17,6 +17,8 @@ from typing import Any, ClassVar
 import numpy as np
 import polars as pl
 
+from attribution.arrays import ranges
+from attribution.capabilities import RowCredit
 from attribution.constraints import Constraint, Constraints, as_constraints, check_params
 from attribution.journeys import Journeys
 
@@ -294,3 +296,24 @@ class TouchWeightModel(Model):
         conv = np.bincount(journeys.codes, weights=w * journeys.conversions[row], minlength=n)
         val = np.bincount(journeys.codes, weights=w * journeys.value[row], minlength=n)
         return credit_frame(journeys, conv, val)
+
+    # issue 17: the per-conversion grain comes free with per-touch weights
+    def attribute_rows(self, journeys: Journeys) -> RowCredit:
+        """Each converting row's credit per touch: the touch's weight times the row's
+        conversions and value (the :class:`~attribution.capabilities.PerConversion`
+        capability); the rows add up to :meth:`attribute`'s channel totals."""
+        self.validate_params()
+        rows = np.flatnonzero(journeys.conversions > 0)
+        converting = journeys.converting
+        pairs = journeys.channel_pairs  # cached: its touches are these when rows match
+        if len(pairs.rows) == len(rows):
+            touch = pairs.touches
+        else:  # rows with value but no conversion: not weighed here
+            touch = ranges(journeys.offsets[:-1][rows], journeys.lengths[rows])
+        if converting.n_touches == 0:
+            return RowCredit.of_touches(journeys, touch, np.zeros(0), np.zeros(0))
+        w = self.weights(converting)
+        row = converting.row_of_touch
+        conv, val = w * converting.conversions[row], w * converting.value[row]
+        # the converting rows' own arrays are the touches' rows and codes: no gather
+        return RowCredit(rows[row], converting.codes, conv, val, touch)

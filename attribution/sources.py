@@ -73,6 +73,12 @@ class EventColumns:
     value: str = "value"
     # Optional: where each conversion happened (store, web, ...), for the ROPO KPIs.
     conversion_channel: str | None = None
+    # Optional columns of the finer grains (attribution.grains), read only when named:
+    # each conversion's id (a transaction id), a customer or conversion attribute
+    # (device, country, new vs returning) and a per-touch attribute (campaign).
+    conversion_id: str | None = None
+    segment: str | None = None
+    dimension: str | None = None
 
 
 # -- files ----------------------------------------------------------------
@@ -637,6 +643,7 @@ def _normalise(
             require_columns(names, {"conversion channel": cols.conversion_channel}, where)
             location = pl.col(cols.conversion_channel).cast(pl.String).str.strip_chars()
         extra.append(location.alias("conversion_channel"))
+    extra += _grain_columns(names, cols, where, conversion_event, all_conversions)
     return lazy.with_row_index("_row", offset=1).select(
         pl.col("_row"),
         pl.col(cols.customer).alias("customer"),
@@ -648,6 +655,47 @@ def _normalise(
         raw_value.alias("_raw_value"),
         *extra,
     )
+
+
+def _grain_columns(
+    names: list[str],
+    cols: EventColumns,
+    where: str,
+    conversion_event: str | None,
+    all_conversions: bool,
+) -> list[pl.Expr]:
+    """The optional grain columns as ``conversion_id``, ``segment``, ``dimension`` (text,
+    stripped, empty as null).
+
+    A conversion id belongs to conversions, a dimension value to touches: a
+    file of touches only needs no id column, a file of conversions only no
+    dimension column. A segment may be on either kind of row; with a separate
+    conversions file it must be in at least one of the two (checked by the
+    caller that reads both).
+    """
+    has_touches = not all_conversions
+    has_conversions = all_conversions or conversion_event is not None
+
+    def text(name: str) -> pl.Expr:
+        value = pl.col(name).cast(pl.String).str.strip_chars()
+        return pl.when(value != "").then(value)
+
+    out = []
+    wanted = (
+        ("conversion_id", cols.conversion_id, has_conversions),
+        ("dimension", cols.dimension, has_touches),
+        ("segment", cols.segment, has_touches and has_conversions),
+    )
+    for alias, name, required in wanted:
+        if name is None:
+            continue
+        if name in names:
+            out.append(text(name).alias(alias))
+            continue
+        if required:
+            require_columns(names, {alias.replace("_", " "): name}, where)
+        out.append(pl.lit(None, dtype=pl.String).alias(alias))
+    return out
 
 
 def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFrame:
@@ -700,6 +748,14 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
             None,
         ),
     ]
+    if "conversion_id" in frame.columns:
+        checks.append(
+            (
+                pl.col("is_conversion") & pl.col("conversion_id").is_null(),
+                lambda r: f"column '{cols.conversion_id}': the conversion at row {r} has no id",
+                None,
+            )
+        )
     failure = first_failure(frame, [mask for mask, _, _ in checks])
     if failure is not None:
         row, check = failure
@@ -726,7 +782,8 @@ def scan_events(
     conversion (the separate conversions source: customer, time, value).
     """
     cols = columns or EventColumns()
-    text = (cols.customer, cols.channel, cols.event, cols.value)
+    grain = tuple(c for c in (cols.conversion_id, cols.segment, cols.dimension) if c)
+    text = (cols.customer, cols.channel, cols.event, cols.value, *grain)
     lazy = scan_frame(source, delimiter=delimiter, text_columns=text)
     return _normalise(
         lazy,

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import click
 import polars as pl
@@ -608,3 +608,96 @@ def input_coverage(inputs: InputOptions, currency: str | None, has_times: bool) 
         )
     lookback = math.inf if inputs.lookback_days is None else inputs.lookback_days
     return Coverage(os.path.basename(inputs.source), period, lookback, currency)
+
+
+# -- the finer grains (issue 17) ------------------------------------------------
+def grain_options(func: Callable[..., Any]) -> Callable[..., Any]:
+    """``--per-conversion``, ``--conversion-id-col``, ``--by``, ``--timezone``,
+    ``--refit-per-period``, ``--dimension`` and ``--segment-col``.
+
+    Goes below :func:`input_options`: the command receives ``inputs`` (reading
+    the grain's columns) and ``grain``, an :class:`attribution.grains.Grain`,
+    or None for the plain grain. Settings are checked here, before any input
+    is read.
+    """
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> Any:
+        from attribution.grains import Grain, Period
+
+        per_conversion = kwargs.pop("per_conversion")
+        id_col = kwargs.pop("conversion_id_col")
+        by = kwargs.pop("by")
+        timezone = kwargs.pop("timezone")
+        refit = kwargs.pop("refit_per_period")
+        dimension = kwargs.pop("dimension")
+        segment = kwargs.pop("segment_col")
+        if id_col is not None and not per_conversion:
+            raise click.UsageError("--conversion-id-col goes with --per-conversion")
+        if refit and by is None:
+            raise click.UsageError("--refit-per-period goes with --by")
+        if timezone != "UTC" and by is None and not per_conversion:
+            raise click.UsageError("--timezone goes with --by or --per-conversion")
+        grain = Grain(
+            per_conversion=per_conversion,
+            by=cast(Period | None, by),
+            timezone=timezone,
+            refit_per_period=refit,
+            dimension=dimension is not None,
+            segment=segment is not None,
+        )
+        grain.check()
+        if id_col or dimension or segment:
+            inputs = kwargs["inputs"]
+            columns = dataclasses.replace(
+                inputs.columns, conversion_id=id_col, segment=segment, dimension=dimension
+            )
+            kwargs["inputs"] = dataclasses.replace(inputs, columns=columns)
+        return func(grain=None if grain.is_plain else grain, **kwargs)
+
+    for decorator in reversed(
+        [
+            click.option(
+                "--per-conversion",
+                is_flag=True,
+                help="One row per conversion, channel and model (with the conversion's id, "
+                "else its customer and time).",
+            ),
+            click.option(
+                "--conversion-id-col",
+                metavar="NAME",
+                help="Column with each conversion's id (a transaction id), for --per-conversion.",
+            ),
+            click.option(
+                "--by",
+                type=click.Choice(["day", "week", "month", "quarter"]),
+                help="Credit per period of the conversions (weeks start on Monday).",
+            ),
+            click.option(
+                "--timezone",
+                default="UTC",
+                show_default=True,
+                metavar="ZONE",
+                help="Calendar of --by and of per-conversion times, e.g. Europe/Paris.",
+            ),
+            click.option(
+                "--refit-per-period",
+                is_flag=True,
+                help="With --by: fit every model on each period's journeys, instead of once on "
+                "all journeys with the credit split by period.",
+            ),
+            click.option(
+                "--dimension",
+                metavar="COLUMN",
+                help="Credit per channel and value of this touch column (campaign, source_medium).",
+            ),
+            click.option(
+                "--segment-col",
+                metavar="COLUMN",
+                help="Run every model per segment (device, country, new vs returning): a column "
+                "of the conversion or customer.",
+            ),
+        ]
+    ):
+        wrapper = decorator(wrapper)
+    return wrapper

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import click
 import polars as pl
@@ -15,6 +16,7 @@ from attribution.cli.options import (
     cost_options,
     currency_option,
     echo_err,
+    grain_options,
     input_coverage,
     input_options,
     kpi_options,
@@ -23,9 +25,13 @@ from attribution.cli.options import (
 )
 from attribution.report import write_report
 
+if TYPE_CHECKING:
+    from attribution.grains import Grain
+
 
 @click.command("report")
 @input_options
+@grain_options
 @model_option
 @click.option(
     "-o",
@@ -49,6 +55,7 @@ def command(
     currency: str | None,
     baseline: str | None,
     title: str,
+    grain: Grain | None,
 ) -> None:
     """Write an HTML report of INPUT to -o FILE: what it covers, the KPIs, every
     model's credit side by side, a chart comparing the models per channel, each
@@ -60,6 +67,11 @@ def command(
     `run`. The charts need matplotlib (pip install 'attribution-engine[plot]');
     without it the report has the tables and the transition graph, and says so.
     """
+    if grain is not None and (grain.per_conversion or grain.dimension):
+        raise click.UsageError(
+            "the report shows credit by period (--by) and segment: "
+            "leave out --per-conversion and --dimension"
+        )
     journeys = inputs.load()  # the -m specs were parsed and checked before this
     with step("writing the report"):
         coverage = input_coverage(inputs, currency, journeys.has_times)
@@ -74,5 +86,6 @@ def command(
             title=title,
             coverage=coverage,
             baseline=baseline,
+            grain=grain,
         )
     echo_err(f"wrote {output}")

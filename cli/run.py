@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import polars as pl
@@ -15,6 +15,7 @@ from attribution.cli.options import (
     currency_option,
     echo_all,
     emit,
+    grain_options,
     input_coverage,
     input_options,
     interval_options,
@@ -26,12 +27,16 @@ from attribution.cli.options import (
 )
 from attribution.intervals import IntervalSettings, compact_table, wide_with_bounds
 from attribution.labels import whole_counts
-from attribution.run import run
+from attribution.run import Run, run
 from attribution.text import render_table
+
+if TYPE_CHECKING:
+    from attribution.grains import Grain
 
 
 @click.command("run")
 @input_options
+@grain_options
 @model_option
 @cost_options
 @click.option(
@@ -49,6 +54,7 @@ from attribution.text import render_table
 @baseline_option
 def command(
     inputs: InputOptions,
+    grain: Grain | None,
     models: list[LabelledModel] | None,
     costs: pl.DataFrame | None,
     totals: bool,
@@ -80,13 +86,34 @@ def command(
     The `xlsx` format writes a workbook for planners: what it covers, credit by
     model, each channel's change against --baseline, costs and returns, and
     the KPIs, a sheet each, with totals apart from the tables they total.
+
+    Finer grains (docs/grains.md): --per-conversion gives one row per
+    conversion, channel and model; --by day|week|month|quarter adds a period
+    column (with dated costs, CPA, ROAS and ROI per period); --dimension COLUMN
+    gives credit per channel and value of a touch column; --segment-col COLUMN
+    runs every model per segment. The `table` format then shows the long table.
     """
     fmt = output_format(output, fmt)  # fails before the input is read
     if details and fmt != "json":
         raise click.UsageError("--details goes with JSON output: add --format json")
+    if grain is not None and intervals is not None:
+        raise click.UsageError(
+            "--intervals gives the channel totals' bounds; leave out the finer grain "
+            "(--per-conversion, --by, --dimension, --segment-col)"
+        )
+    if grain is not None:
+        from attribution.grains import check_costs
+
+        check_costs(grain, costs)  # before the input is read
     journeys = inputs.load()
     with step("attributing"):
-        outcome = run(journeys, models, costs=costs, totals=totals, intervals=intervals)
+        outcome: Run
+        if grain is None:
+            outcome = run(journeys, models, costs=costs, totals=totals, intervals=intervals)
+        else:
+            from attribution.grains import run_at
+
+            outcome = run_at(journeys, models, grain, costs=costs, totals=totals)
     echo_all(outcome.messages())
 
     if fmt == "xlsx":
@@ -101,7 +128,7 @@ def command(
                 credits if costs is not None else wide_with_bounds(credits, "conversions", labels)
             )
             return render_table(compact_table(wide))
-        if costs is None:
+        if costs is None and grain is None:
             return render_table(outcome.result.wide("conversions"), kind="count")
         return render_table(outcome.credits)
 

@@ -10,6 +10,7 @@ import polars as pl
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from attribution.capabilities import RowCredit
 from attribution.constraints import Constraints, Integral, Interval, Options
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
@@ -409,6 +410,19 @@ def _share(total: float, weights: np.ndarray, fallback: np.ndarray) -> np.ndarra
     return total * weights / weights.sum()
 
 
+def _credit(
+    journeys: Journeys, re: np.ndarray, vre: np.ndarray
+) -> tuple[tuple[np.ndarray, np.ndarray], np.ndarray]:
+    """Channel credit (conversions, value) from the removal effects, and which
+    channels converting journeys touch (the others get nothing)."""
+    converting = journeys.conversions > 0
+    seen = np.zeros(journeys.n_channels, dtype=bool)
+    seen[journeys.codes[converting[journeys.row_of_touch]]] = True
+    conv = _share(journeys.total_conversions, re * seen, seen.astype(float))
+    val = _share(journeys.total_value, vre * seen, re * seen)
+    return (conv, val), seen
+
+
 # -- the model ----------------------------------------------------------------
 class Markov(Model):
     """Markov chain attribution by removal effect, computed exactly.
@@ -508,11 +522,7 @@ class Markov(Model):
         solution = _solve(chain)
         re = _removal_effects(solution.probability, solution.probability_without)
         vre = _removal_effects(solution.value, solution.value_without)
-        converting = journeys.conversions > 0
-        seen = np.zeros(journeys.n_channels, dtype=bool)
-        seen[journeys.codes[converting[journeys.row_of_touch]]] = True
-        conv = _share(journeys.total_conversions, re * seen, seen.astype(float))
-        val = _share(journeys.total_value, vre * seen, re * seen)
+        (conv, val), seen = _credit(journeys, re, vre)
 
         self.order_ = order
         self.order_scores_ = scores
@@ -529,6 +539,34 @@ class Markov(Model):
         loops = sp.csr_matrix((np.ones(2), (absorbing, absorbing)), shape=chain.counts.shape)
         self.transition_matrix_ = sp.csr_matrix(_probabilities(chain.counts) + loops)
         return credit_frame(journeys, conv, val)
+
+    # issue 17: the per-conversion grain
+    def attribute_rows(self, journeys: Journeys) -> RowCredit:
+        """Credit per converting journey: each journey's conversions shared among its
+        distinct channels in proportion to their removal effects, times one factor
+        per channel fitted so that the channel totals are the model's
+        (:func:`attribution.grains.split_in_proportion`; value likewise with the value
+        removal effects). Uses the removal effects of the last fit (fitting on
+        ``journeys`` when there is none), so credit split by period is the split
+        of one fit. See ``docs/grains.md``.
+        """
+        from attribution.grains import split_in_proportion
+
+        if not hasattr(self, "removal_effects_"):
+            self.attribute(journeys)
+        re = np.array([self.removal_effects_.get(c, 0.0) for c in journeys.channels])
+        vre = np.array([self.value_removal_effects_.get(c, 0.0) for c in journeys.channels])
+        (conv, val), seen = _credit(journeys, re, vre)
+        weights = re * seen if (re * seen).sum() > 0 else seen.astype(float)
+        value_weights = vre * seen if (vre * seen).sum() > 0 else weights
+        return split_in_proportion(
+            journeys,
+            weights,
+            value_weights,
+            conv,
+            val,
+            split="each journey's share by removal effect, rescaled per channel",
+        )
 
     def transition_table(self) -> pl.DataFrame:
         """The observed transitions of the fitted chain as an edge list.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import typing
+import weakref
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
@@ -13,6 +14,7 @@ import polars as pl
 from scipy.special import beta
 
 from attribution.arrays import csr_offsets, distinct, ranges
+from attribution.capabilities import RowCredit
 from attribution.constraints import Constraints, Integral, Interval, Options
 from attribution.journeys import Journeys
 from attribution.model import Model, credit_frame
@@ -416,9 +418,7 @@ def _share_credit(
     """Each set's conversions and value shared in proportion to ``phi`` over
     ``total`` (the set's sum of ``phi``); equally where ``total`` is 0."""
     sizes = sets.sizes
-    sums = np.repeat(total, sizes)
-    equal = np.repeat(1.0 / np.maximum(sizes, 1), sizes)
-    share = np.where(sums != 0, phi / np.where(sums != 0, sums, 1.0), equal)
+    share = _entry_shares(sets, phi, total)
     conv = np.bincount(
         sets.codes, weights=share * np.repeat(sets.conversions, sizes), minlength=sets.n_channels
     )
@@ -426,6 +426,32 @@ def _share_credit(
         sets.codes, weights=share * np.repeat(sets.value, sizes), minlength=sets.n_channels
     )
     return conv, val
+
+
+def _entry_shares(sets: ChannelSets, phi: np.ndarray, total: np.ndarray) -> np.ndarray:
+    """Share of its set's credit of every entry of ``sets.codes`` (see :func:`_share_credit`)."""
+    sizes = sets.sizes
+    sums = np.repeat(total, sizes)
+    equal = np.repeat(1.0 / np.maximum(sizes, 1), sizes)
+    return np.where(sums != 0, phi / np.where(sums != 0, sums, 1.0), equal)
+
+
+def _row_credit(journeys: Journeys, sets: ChannelSets, share: np.ndarray) -> RowCredit:
+    """Each converting row's credit from its set's entry shares (the per-conversion grain)."""
+    pairs = journeys.channel_pairs
+    row, codes = pairs.row, pairs.code
+    # A row's distinct channels, ascending, are its set's members in the same order.
+    first = np.ones(len(row), dtype=bool)
+    first[1:] = row[1:] != row[:-1]
+    starts = np.flatnonzero(first)
+    rank = np.arange(len(row)) - np.repeat(starts, np.diff(np.append(starts, len(row))))
+    entry = sets.offsets[:-1][sets.row_set[row]] + rank
+    return RowCredit(
+        row.astype(np.int64),
+        codes.astype(np.uint32),
+        share[entry] * journeys.conversions[row],
+        share[entry] * journeys.value[row],
+    )
 
 
 def shapley_values(
@@ -571,17 +597,60 @@ class Shapley(Model):
         elif self.characteristic == "subset_rates":
             conv, val = self._subset_rates(sets, journeys)
         else:
-            conv, val = self._conversion_rate(sets, journeys.channels)
+            phi, total = self._conversion_rate(sets, journeys.channels)
+            # what attribute_rows needs of this fit, while these journeys live
+            self._fitted = (weakref.ref(journeys), sets, phi, total)
+            conv, val = _share_credit(sets, phi, total)
         return credit_frame(journeys, conv, val)
 
+    # issue 17: the per-conversion grain
+    def attribute_rows(self, journeys: Journeys) -> RowCredit:
+        """Credit per converting journey: its channel set's shares (Shapley values of the
+        set's game, or equal shares), which add up to :meth:`attribute`'s totals.
+
+        ``subset_rates`` credits by global weights, not per set: each journey is
+        shared among its channels in proportion to them, rescaled per channel so
+        that the totals are the model's (:func:`attribution.grains.split_in_proportion`).
+        """
+        self.validate_params()
+        if self.characteristic == "subset_rates":
+            sets = channel_sets(journeys)
+            from attribution.grains import split_in_proportion
+
+            conv, val = self._subset_rates(sets, journeys)
+            phi = self._subset_rates_phi(sets)
+            return split_in_proportion(
+                journeys,
+                phi,
+                phi,
+                conv,
+                val,
+                split="each journey's share by subset rate, rescaled per channel",
+            )
+        if self.characteristic == "subset_conversions":
+            sets = channel_sets(journeys)
+            share = _entry_shares(sets, np.zeros(len(sets.codes)), np.zeros(sets.n_sets))
+            return _row_credit(journeys, sets, share)
+        fitted = getattr(self, "_fitted", None)
+        if fitted is not None and fitted[0]() is journeys:  # the game of the last fit
+            _, sets, phi, total = fitted
+        else:
+            sets = channel_sets(journeys)
+            phi, total = self._conversion_rate(sets, journeys.channels)
+        return _row_credit(journeys, sets, _entry_shares(sets, phi, total))
+
     @staticmethod
-    def _subset_rates(sets: ChannelSets, journeys: Journeys) -> tuple[np.ndarray, np.ndarray]:
+    def _subset_rates_phi(sets: ChannelSets) -> np.ndarray:
         sizes = sets.sizes
-        phi = np.bincount(
+        return np.bincount(
             sets.codes,
             weights=np.repeat(sets.rate / np.maximum(sizes, 1), sizes),
             minlength=sets.n_channels,
         )
+
+    @staticmethod
+    def _subset_rates(sets: ChannelSets, journeys: Journeys) -> tuple[np.ndarray, np.ndarray]:
+        phi = Shapley._subset_rates_phi(sets)
         total = phi.sum()
         if total <= 0:  # no conversion anywhere: any stray value is shared per journey
             return _share_credit(sets, np.zeros(len(sets.codes)), np.zeros(sets.n_sets))
@@ -591,6 +660,7 @@ class Shapley(Model):
     def _conversion_rate(
         self, sets: ChannelSets, channels: tuple[str, ...]
     ) -> tuple[np.ndarray, np.ndarray]:
+        """Shapley values per entry of ``sets.codes``, and each set's total of them."""
         worth = sets.rate
         targets = np.flatnonzero((sets.conversions != 0) | (sets.value != 0))
         # Value without conversions (a rate of 0) has no game to play: shared equally.
@@ -623,7 +693,7 @@ class Shapley(Model):
         # Efficiency: a target's Shapley values add up to its own worth.
         total = np.zeros(sets.n_sets)
         total[playable] = worth[playable]
-        return _share_credit(sets, phi, total)
+        return phi, total
 
     def details(self) -> dict[str, Any]:
         if not hasattr(self, "sets_"):
@@ -721,3 +791,15 @@ class OrderedShapley(Model):
         if not hasattr(self, "position_credit_"):
             return {}
         return {"position_credit": self.position_credit_.to_dicts()}
+
+    # issue 17: the per-conversion grain, from the per-touch weights
+    def attribute_rows(self, journeys: Journeys) -> RowCredit:
+        """Credit of every touch of converting journeys: its weight times the journey's
+        conversions and value; adds up to :meth:`attribute`'s totals."""
+        row = journeys.row_of_touch
+        touch = np.flatnonzero(((journeys.conversions != 0) | (journeys.value != 0))[row])
+        if len(touch) == 0:
+            return RowCredit.of_touches(journeys, touch, np.zeros(0), np.zeros(0))
+        w = self.weights(journeys)[touch]
+        conv = w * journeys.conversions[row[touch]]
+        return RowCredit.of_touches(journeys, touch, conv, w * journeys.value[row[touch]])

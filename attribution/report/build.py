@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from attribution.api import (
     ModelRun,
@@ -29,6 +29,9 @@ from attribution.registry import get_registry
 from attribution.report.document import render
 from attribution.sinks import write_output
 from attribution.sources import Source
+
+if TYPE_CHECKING:
+    from attribution.grains import Grain
 
 __all__ = ["graph_run", "render_report", "write_report"]
 
@@ -74,6 +77,7 @@ def render_report(
     source: str | None = None,
     coverage: Coverage | None = None,
     baseline: ModelSpec | None = DEFAULT_BASELINE,
+    grain: Grain | None = None,
 ) -> str:
     """Run ``models`` and the KPIs on ``journeys`` and render the report (one HTML page).
 
@@ -103,10 +107,19 @@ def render_report(
         The model every other is compared with, channel by channel (default
         ``last_touch``); run on its own when it is not one of ``models``.
         None leaves the comparison out.
+    grain : Grain, optional
+        A finer grain (:mod:`attribution.grains`): with ``by`` the report draws
+        the credit trend (and the ROAS trend, with dated costs), with
+        ``segment`` it compares the segments.
     """
     if baseline is not None and baseline != DEFAULT_BASELINE:
         parse_models([baseline])  # a bad spec asked for fails before any model runs
-    result = attribute(journeys, list(models) if models is not None else None)
+    chosen = list(models) if models is not None else None
+    result = (
+        attribute(journeys, chosen)
+        if grain is None
+        else _grain_result(journeys, chosen, grain, costs)
+    )
     kpis = compute_kpis(journeys, channel_kinds=channel_kinds, top=top)
     notes: dict[str, list[str]] = {}
     costed = None
@@ -134,6 +147,24 @@ def render_report(
         coverage=coverage,
         baseline=base,
     )
+
+
+def _grain_result(
+    journeys: Journeys,
+    models: list[ModelSpec] | None,
+    grain: Grain,
+    costs: Source | Mapping[str, float] | None,
+) -> Any:
+    """The run at ``grain`` (issue 17), with dated costs joined per period for the trend."""
+    from attribution.costs import read_costs
+    from attribution.grains import attribute_at
+
+    result = attribute_at(journeys, models, grain)
+    if costs is not None and grain.by is not None and not grain.segment:
+        dated = read_costs(costs)
+        if "period" in dated.columns:
+            result.costed = join_costs(result.grain_credits, dated, by=grain.by).table
+    return result
 
 
 def write_report(

@@ -32,7 +32,7 @@ from attribution.labels import (
     model_title,
 )
 from attribution.plot import model_colors
-from attribution.report import charts
+from attribution.report import charts, trend
 from attribution.report.graph import (
     MAX_GRAPH_STATES,
     chain_of,
@@ -541,6 +541,7 @@ SECTION_RENDERERS: list[tuple[str, Callable[[_Page], str]]] = [
     ("model-chart", _section_model_chart),
     ("comparison", _section_comparison),
     ("costs", _section_costs),
+    ("trend", trend.sections),  # only for a run at a finer grain: trend, segments
     ("channels", _section_channels),
     ("path-lengths", _section_path_lengths),
     ("top-paths", _section_top_paths),
@@ -550,6 +551,6 @@ SECTION_RENDERERS: list[tuple[str, Callable[[_Page], str]]] = [
 """The page's sections in order: ``(id, function of the page returning its HTML or "")``.
 A new section (a trend over periods, say) is one function and one row here."""
 
-SECTIONS = tuple(ident for ident, _ in SECTION_RENDERERS)
+SECTIONS = tuple(ident for ident, _ in SECTION_RENDERERS if ident != "trend")
 """Ids of the report's sections, in order (``costs`` only with costs; ``comparison`` and
 ``markov`` may be a note)."""
