@@ -162,9 +162,12 @@ def _label(spec: str | Model) -> str:
     return spec.strip() if isinstance(spec, str) else spec.spec()
 
 
-def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -> AttributionResult:
+def attribute(
+    journeys: Journeys, models: str | Model | Sequence[str | Model] | None = None
+) -> AttributionResult:
     """Run ``models`` (specs like ``"time_decay:half_life_days=3"`` or model
-    objects) on ``journeys``; ``None`` runs every registered model.
+    objects, one or a sequence of them) on ``journeys``; ``None`` runs every
+    registered model.
 
     Models asked for by name that need touch times raise
     :class:`~attribution.errors.NeedsTimesError` on a paths-only input; when
@@ -173,6 +176,8 @@ def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -
     """
     skipped: list[tuple[str, str]] = []
     errors: dict[str, str] = {}
+    if isinstance(models, (str, Model)):  # one model, not a sequence of its letters
+        models = [models]
     if models is None:
         loaded, errors = get_registry().load_all()
         chosen: list[tuple[str, Model]] = []

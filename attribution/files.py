@@ -1,4 +1,4 @@
-"""Inputs that are many files: a glob, a folder (hive-partitioned too) or a list, as one lazy scan."""
+"""Inputs that are many files (a glob, a folder, hive-partitioned too, or a list) as one scan."""
 
 from __future__ import annotations
 

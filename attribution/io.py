@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from attribution.errors import InputError, OutputError
+from attribution.files import expand, is_many, row_locator, scan_files
 
 __all__ = [
     "EventColumns",
@@ -60,6 +61,8 @@ class EventColumns:
 
 # -- files ----------------------------------------------------------------
 def _describe(source: Source) -> str:
+    if is_many(source):  # a glob, a folder or several files
+        return expand(source).describe()
     if isinstance(source, (str, os.PathLike)):
         return f"file '{os.fspath(source)}'"
     return "input frame"
@@ -75,7 +78,8 @@ def scan_frame(
     """Any supported source as a LazyFrame (gzip CSV is read eagerly).
 
     Files: ``.csv``/``.tsv``/``.txt`` (optionally ``.gz``), ``.parquet``/``.pq``,
-    ``.ndjson``/``.jsonl``. Frames: polars or pandas. ``text_columns`` of a CSV
+    ``.ndjson``/``.jsonl``; a glob, a folder or a list of them is one table
+    (:mod:`attribution.files`). Frames: polars or pandas. ``text_columns`` of a CSV
     are read as text, not inferred: ids keep leading zeros, and a value column
     whose first rows look like integers still reads ``12.5`` further down (our
     own checks then name any row that is not a number).
@@ -94,9 +98,13 @@ def scan_frame(
                     f"converting a pandas DataFrame needs pyarrow: {exc}. "
                     "Install it with: pip install 'attribution-engine[pandas]'"
                 ) from exc
+        if is_many(source):
+            return scan_files(expand(source), delimiter=delimiter, text_columns=text_columns)
         raise InputError(
             f"expected a file path or a polars/pandas DataFrame, got {type(source).__name__}"
         )
+    if is_many(source):
+        return scan_files(expand(source), delimiter=delimiter, text_columns=text_columns)
     path = Path(source)
     if not path.is_file():
         raise InputError(f"file '{path}' does not exist")
@@ -153,8 +161,13 @@ def _first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
 
 
 # -- timestamps -----------------------------------------------------------
-def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> pl.Expr:
-    """An expression turning column ``name`` into Datetime('us', 'UTC')."""
+def _time_expr(
+    dtype: pl.DataType, name: str, unit: str | None, where: str, sample: pl.Series | None = None
+) -> pl.Expr:
+    """An expression turning column ``name`` into Datetime('us', 'UTC').
+
+    Text is parsed in the format that reads ``sample`` (the first rows).
+    """
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
@@ -180,15 +193,39 @@ def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> p
         )
     if dtype == pl.String:
         text = col.str.strip_chars()
-        tries = [
-            text.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone("UTC")
-            for f in _ZONED_FORMATS
-        ] + [
-            text.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-            for f in _NAIVE_FORMATS
-        ]
-        return pl.coalesce(tries)
+        found = None if sample is None else _sniff_format(sample)
+        # One parse in the format of the first rows; rows in another format are
+        # parsed again with every format by _validate (only those rows).
+        return _any_format(text) if found is None else _parse_as(text, *found)
     raise InputError(f"{where}: time column '{name}' has type {dtype}; expected times")
+
+
+def _parse_as(text: pl.Expr, fmt: str, zoned: bool) -> pl.Expr:
+    parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    return parsed.dt.convert_time_zone("UTC") if zoned else parsed.dt.replace_time_zone("UTC")
+
+
+def _any_format(text: pl.Expr) -> pl.Expr:
+    """Every accepted format tried in order, first match wins."""
+    return pl.coalesce(
+        [_parse_as(text, f, True) for f in _ZONED_FORMATS]
+        + [_parse_as(text, f, False) for f in _NAIVE_FORMATS]
+    )
+
+
+def _sniff_format(sample: pl.Series) -> tuple[str, bool] | None:
+    """The accepted format that reads most of ``sample`` (the first one on ties)."""
+    values = sample.drop_nulls().str.strip_chars().to_frame("t")
+    if values.height == 0:
+        return None
+    best, read = None, 0
+    for fmt, zoned in [(f, True) for f in _ZONED_FORMATS] + [(f, False) for f in _NAIVE_FORMATS]:
+        n = values.select(_parse_as(pl.col("t"), fmt, zoned).is_not_null().sum()).item()
+        if n > read:
+            best, read = (fmt, zoned), n
+        if n == values.height:
+            break
+    return best
 
 
 # -- events ---------------------------------------------------------------
@@ -197,11 +234,15 @@ def _normalise(
     where: str,
     cols: EventColumns,
     *,
-    conversion_event: str | None,
+    conversion_event: str | Sequence[str] | None,
     all_conversions: bool,
     time_unit: str | None,
 ) -> pl.LazyFrame:
-    """Select and rename to ``_row, customer, time, channel, is_conversion, value``."""
+    """Select and rename to ``_row, customer, time, channel, is_conversion, value``.
+
+    A conversion row's channel is ignored (set to null): exports put a source
+    on every event; where a conversion happened is ``conversion_channel``.
+    """
     schema = lazy.collect_schema()
     names = schema.names()
     need = {"customer": cols.customer, "time": cols.time}
@@ -218,9 +259,11 @@ def _normalise(
         if conversion_event is None:  # conversions come from another file
             is_conv = pl.lit(False)
         else:
+            names_ = [conversion_event] if isinstance(conversion_event, str) else conversion_event
             is_conv = (
-                pl.col(cols.event).cast(pl.String).str.strip_chars() == conversion_event
+                pl.col(cols.event).cast(pl.String).str.strip_chars().is_in(list(names_))
             ).fill_null(False)
+            channel = pl.when(is_conv).then(pl.lit(None, dtype=pl.String)).otherwise(channel)
     if cols.value in names:
         if not schema[cols.value].is_numeric() and schema[cols.value] not in (pl.String, pl.Null):
             raise InputError(
@@ -240,11 +283,17 @@ def _normalise(
             _require(names, {"conversion channel": cols.conversion_channel}, where)
             location = pl.col(cols.conversion_channel).cast(pl.String).str.strip_chars()
         extra.append(location.alias("conversion_channel"))
+    sample = None
+    if schema[cols.time] == pl.String:
+        try:
+            sample = lazy.select(cols.time).head(1000).collect().to_series()
+        except pl.exceptions.PolarsError as exc:
+            raise InputError(f"{where} cannot be read: {exc}") from exc
     return lazy.with_row_index("_row", offset=1).select(
         pl.col("_row"),
         pl.col(cols.customer).alias("customer"),
         pl.col(cols.time).alias("_raw_time"),
-        _time_expr(schema[cols.time], cols.time, time_unit, where).alias("time"),
+        _time_expr(schema[cols.time], cols.time, time_unit, where, sample).alias("time"),
         channel.alias("channel"),
         is_conv.alias("is_conversion"),
         value.alias("value"),
@@ -253,8 +302,17 @@ def _normalise(
     )
 
 
-def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFrame:
-    """Raise on the first offending row of each kind; return the clean frame."""
+def _validate(
+    frame: pl.DataFrame,
+    where: str,
+    cols: EventColumns,
+    locate: Callable[[int], str] | None = None,
+) -> pl.DataFrame:
+    """Raise on the first offending row of each kind; return the clean frame.
+
+    ``locate`` names the file and row of a many-file input's row.
+    """
+    frame = _reparse_times(frame)
     checks: list[tuple[pl.Expr, Callable[[int], str]]] = [
         (
             pl.col("customer").is_null(),
@@ -298,18 +356,32 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
     for mask, message in checks:
         row = _first_row(frame, mask)
         if row is not None:
-            raise InputError(f"{where}: {message(row)}")
+            raise InputError(f"{where}: {message(row)}{locate(row) if locate else ''}")
     return frame.drop("_raw_time", "_raw_value")
+
+
+def _reparse_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text times the first rows' format did not read, tried in every format."""
+    if frame.schema["_raw_time"] != pl.String:
+        return frame
+    missed = (frame["time"].is_null() & frame["_raw_time"].is_not_null()).arg_true()
+    if len(missed) == 0:
+        return frame
+    again = frame.select(
+        _any_format(pl.col("_raw_time").gather(missed).str.strip_chars())
+    ).to_series()
+    return frame.with_columns(frame["time"].clone().scatter(missed, again))
 
 
 def scan_events(
     source: Source,
     *,
     columns: EventColumns | None = None,
-    conversion_event: str | None = "conversion",
+    conversion_event: str | Sequence[str] | None = "conversion",
     time_unit: str | None = None,
     delimiter: str | None = None,
     conversions_only: bool = False,
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> pl.LazyFrame:
     """Events as a lazy frame of ``_row, customer, time, channel, is_conversion, value``.
 
@@ -318,10 +390,15 @@ def scan_events(
     ``conversion_event=None`` reads every row as a touch (conversions then come
     from a separate source); ``conversions_only=True`` reads every row as a
     conversion (the separate conversions source: customer, time, value).
+    Several conversion event names may be given. ``prepare`` changes the raw
+    table first (say, derives the channel column from source and medium:
+    :meth:`attribution.channels.Channels.prepare`).
     """
     cols = columns or EventColumns()
     text = (cols.customer, cols.channel, cols.event, cols.value)
     lazy = scan_frame(source, delimiter=delimiter, text_columns=text)
+    if prepare is not None:
+        lazy = prepare(lazy)
     return _normalise(
         lazy,
         _describe(source),
@@ -336,10 +413,11 @@ def read_events(
     source: Source,
     *,
     columns: EventColumns | None = None,
-    conversion_event: str | None = "conversion",
+    conversion_event: str | Sequence[str] | None = "conversion",
     time_unit: str | None = None,
     delimiter: str | None = None,
     conversions_only: bool = False,
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> pl.DataFrame:
     """Read and validate events; see :func:`scan_events` for the columns.
 
@@ -362,12 +440,13 @@ def read_events(
         time_unit=time_unit,
         delimiter=delimiter,
         conversions_only=conversions_only,
+        prepare=prepare,
     )
     try:
         frame = lazy.select(pl.all()).collect()
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{where} cannot be read: {exc}") from exc
-    return _validate(frame, where, cols)
+    return _validate(frame, where, cols, row_locator(source))
 
 
 # -- paths ----------------------------------------------------------------
@@ -408,9 +487,7 @@ def read_paths(
             raise InputError(
                 f"{where}: column '{source_col}' at row {row} is not a finite number >= 0"
             )
-    frame = frame.with_columns(
-        channels=pl.col("path").str.split(path_sep).list.eval(pl.element().str.strip_chars())
-    )
+    frame = frame.with_columns(channels=_split_path(pl.col("path"), path_sep))
     row = _first_row(
         frame,
         pl.col("path").is_null() | pl.col("channels").list.eval(pl.element() == "").list.any(),
@@ -421,6 +498,26 @@ def read_paths(
             f"(separator '{path_sep}')"
         )
     return frame.select("_row", "channels", "conversions", "value", "nulls")
+
+
+def _split_path(path: pl.Expr, sep: str) -> pl.Expr:
+    """Channels of a path, split at every separator not escaped by a backslash.
+
+    ``\\>`` is a separator inside a channel name and ``\\\\`` a backslash (what
+    :meth:`attribution.journeys.Journeys.to_paths_table` writes); spaces around
+    each channel are stripped.
+    """
+    token = sep.strip() or sep
+    # escapes become characters no channel name holds, then go back after the split
+    held = path.str.replace_all("\\\\", "\x00", literal=True).str.replace_all(
+        "\\" + token, "\x01", literal=True
+    )
+    return held.str.split(sep).list.eval(
+        pl.element()
+        .str.strip_chars()
+        .str.replace_all("\x01", token, literal=True)
+        .str.replace_all("\x00", "\\", literal=True)
+    )
 
 
 # -- writing --------------------------------------------------------------
