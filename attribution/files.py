@@ -154,7 +154,7 @@ def expand(source: Any, *, kinds: Mapping[str, str] = KINDS) -> FileSet:
             if path not in paths:
                 paths.append(path)
                 partitions.append(_partitions(path, root))
-    found = {}
+    found: dict[str, Path] = {}
     for path in paths:
         kind = _kind(path, kinds)
         if kind is None:
@@ -182,18 +182,24 @@ def _glob_root(pattern: str) -> Path:
 
 
 def _scan_one(
-    path: Path, kind: str, delimiter: str | None, overrides: Mapping[str, pl.DataType]
+    path: Path,
+    kind: str,
+    delimiter: str | None,
+    overrides: Mapping[str, pl.DataType],
+    schema: Mapping[str, pl.DataType] | None = None,
 ) -> pl.LazyFrame:
     if kind == "parquet":
         return pl.scan_parquet(path)
     if kind == "ndjson":
-        return pl.scan_ndjson(path)
+        return pl.scan_ndjson(path, schema=dict(schema) if schema else None)
     sep = delimiter or ("\t" if ".tsv" in [s.lower() for s in path.suffixes] else ",")
     if path.suffix.lower() == ".gz":  # scan_csv cannot read compressed files
         return pl.read_csv(
-            path, separator=sep, infer_schema_length=10000, schema_overrides=overrides
+            path, separator=sep, infer_schema_length=10000, schema_overrides=dict(overrides)
         ).lazy()
-    return pl.scan_csv(path, separator=sep, infer_schema_length=10000, schema_overrides=overrides)
+    return pl.scan_csv(
+        path, separator=sep, infer_schema_length=10000, schema_overrides=dict(overrides)
+    )
 
 
 def scan_files(
@@ -205,40 +211,52 @@ def scan_files(
 ) -> pl.LazyFrame:
     """One lazy frame over every file of ``files``, rows in file order.
 
-    Files of one format are scanned together (Parquet files may lack columns
-    that others have: they read as null). Hive partition values become
-    string columns, unless a file already has a column of that name.
-    ``schema`` fixes the NDJSON schema instead of inferring it from the first
-    file, so that a field absent from the first day is still read.
+    Files whose schemas agree are scanned together; otherwise each file is
+    scanned on its own and the frames are stacked by column name, a column
+    missing from a file reading as null and types widened to fit (a day whose
+    ``value`` column is empty reads as text or null in some formats). Hive
+    partition values become string columns, unless a file already has a
+    column of that name. ``schema`` fixes an NDJSON schema instead of
+    inferring one.
     """
-    overrides = {c: pl.String for c in text_columns}
+    overrides: dict[str, pl.DataType] = {c: pl.String() for c in text_columns}
     paths = list(files.paths)
-    gz = any(p.suffix.lower() == ".gz" for p in paths)
-    hive = any(files.partitions)
     try:
-        if hive or gz or (files.kind == "csv" and delimiter is None and _mixed_separators(paths)):
-            frames = []
-            for path, part in zip(paths, files.partitions, strict=True):  # a loop over files
-                frame = _scan_one(path, files.kind, delimiter, overrides)
-                own = set(frame.collect_schema().names()) if part else set()
-                frames.append(
-                    frame.with_columns(
-                        pl.lit(v, dtype=pl.String).alias(k) for k, v in part.items() if k not in own
-                    )
-                )
-            return pl.concat(frames, how="diagonal_relaxed")
-        if files.kind == "parquet":
-            return pl.scan_parquet(paths, missing_columns="insert", extra_columns="ignore")
-        if files.kind == "ndjson":
-            if schema is not None:
-                return pl.scan_ndjson(paths, schema=dict(schema))
-            return pl.scan_ndjson(paths)
-        sep = delimiter or ("\t" if paths[0].suffix.lower() == ".tsv" else ",")
-        return pl.scan_csv(
-            paths, separator=sep, infer_schema_length=10000, schema_overrides=overrides
-        )
+        scans = [_scan_one(p, files.kind, delimiter, overrides, schema) for p in paths]
+        if len(scans) == 1 and not any(files.partitions):
+            return scans[0]
+        schemas = [scan.collect_schema() for scan in scans]
+        gz = any(p.suffix.lower() == ".gz" for p in paths)
+        alike = all(s == schemas[0] for s in schemas) and not _mixed_separators(paths)
+        if alike and not gz and not any(files.partitions):
+            return _scan_many(paths, files.kind, delimiter, overrides, schema)
+        frames = [
+            scan.with_columns(
+                pl.lit(v, dtype=pl.String).alias(k) for k, v in part.items() if k not in own
+            )
+            for scan, own, part in zip(scans, schemas, files.partitions, strict=True)
+        ]
+        return pl.concat(frames, how="diagonal_relaxed")
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
+
+
+def _scan_many(
+    paths: list[Path],
+    kind: str,
+    delimiter: str | None,
+    overrides: Mapping[str, pl.DataType],
+    schema: Mapping[str, pl.DataType] | None,
+) -> pl.LazyFrame:
+    """Files of one schema in one scan (polars reads them in parallel)."""
+    if kind == "parquet":
+        return pl.scan_parquet(paths)
+    if kind == "ndjson":
+        return pl.scan_ndjson(paths, schema=dict(schema) if schema else None)
+    sep = delimiter or ("\t" if paths[0].suffix.lower() == ".tsv" else ",")
+    return pl.scan_csv(
+        paths, separator=sep, infer_schema_length=10000, schema_overrides=dict(overrides)
+    )
 
 
 def _mixed_separators(paths: list[Path]) -> bool:
