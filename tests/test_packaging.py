@@ -45,6 +45,7 @@ def test_wheel_contains_only_the_attribution_namespace(tmp_path):
         "attribution/cli/main.py",
         "attribution/py.typed",
         "attribution/testing/__init__.py",
+        "attribution/data/ga4_channel_rules.csv",
     ):
         assert expected in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
