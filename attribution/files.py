@@ -13,7 +13,7 @@ import polars as pl
 
 from attribution.errors import InputError
 
-__all__ = ["FileSet", "expand", "is_many", "row_locator", "scan_files"]
+__all__ = ["FileSet", "describe", "expand", "is_many", "row_locator", "scan_files"]
 
 # file suffix -> the reader it takes; ``.gz`` may follow a CSV suffix
 KINDS: Mapping[str, str] = {
@@ -275,3 +275,12 @@ def row_locator(source: Any) -> Callable[[int], str] | None:
         return f" (file '{path}', row {local})"
 
     return locate
+
+
+def describe(source: Any) -> str:
+    """How messages name a source: ``file 'x.csv'``, ``3 files 'export/'`` or ``input frame``."""
+    if is_many(source):
+        return expand(source).describe()
+    if isinstance(source, (str, os.PathLike)):
+        return f"file '{os.fspath(source)}'"
+    return "input frame"

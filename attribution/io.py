@@ -398,7 +398,10 @@ def scan_events(
     text = (cols.customer, cols.channel, cols.event, cols.value)
     lazy = scan_frame(source, delimiter=delimiter, text_columns=text)
     if prepare is not None:
-        lazy = prepare(lazy)
+        try:
+            lazy = prepare(lazy)
+        except InputError as exc:
+            raise InputError(f"{_describe(source)}: {exc}") from exc
     return _normalise(
         lazy,
         _describe(source),

@@ -1,0 +1,461 @@
+"""Reading GA4 BigQuery exports (Parquet or NDJSON, a file a day) as events: a touch per session.
+
+GA4 exports one row per event (page views, scrolls, purchases ...), each with
+the standard nested columns: ``event_timestamp`` (microseconds),
+``event_name``, ``user_pseudo_id`` and ``user_id``, ``event_params`` (a list
+of ``{key, value: {string_value, int_value, float_value, double_value}}``),
+``collected_traffic_source``, ``ecommerce`` and ``traffic_source``.
+
+Most events are not touches. A touch here is a session, keyed by
+(``user_pseudo_id``, ``ga_session_id``), at the time of its first event, with
+the session's own source, medium and campaign: those of its first event that
+carries any, from the ``source``/``medium``/``campaign`` event parameters or
+``collected_traffic_source`` (a ``gclid`` alone is google / cpc, as Google Ads
+auto-tagging is). A session with none is direct. ``traffic_source`` is the
+user's first acquisition, the same on every event of a user, and is never read
+as the session's source. Conversions are events with a conversion name
+(``purchase`` by default), worth ``ecommerce.purchase_revenue``, else the
+``value`` event parameter, else 1.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import polars as pl
+
+from attribution.channels import Channels, audit, traffic_columns
+from attribution.errors import InputError
+from attribution.files import JSON_LINES, FileSet, expand, scan_files
+
+__all__ = ["IDENTITIES", "GA4Export", "read_ga4"]
+
+IDENTITIES = ("user_pseudo_id", "user_id")
+"""Which id is a customer: the device's client id, or the signed-in user."""
+
+_VALUE_FIELDS = ("string_value", "int_value", "float_value", "double_value")
+_COLLECTED = ("manual_source", "manual_medium", "manual_campaign_name", "gclid")
+_I64_MAX = 2**63 - 1
+
+
+def _read_schema(text_numbers: bool) -> dict[str, pl.DataType]:
+    """The columns (and struct fields) the reader needs, typed for the file format.
+
+    BigQuery's JSON export writes INT64 values as strings, so NDJSON numbers are
+    read as text and cast; Parquet keeps its types. Optional columns a file
+    lacks read as null.
+    """
+    text = pl.String()
+    integer = text if text_numbers else pl.Int64()
+    real = text if text_numbers else pl.Float64()
+    value = pl.Struct(
+        {"string_value": text, "int_value": integer, "float_value": real, "double_value": real}
+    )
+    return {
+        "event_timestamp": integer,
+        "event_name": text,
+        "event_params": pl.List(pl.Struct({"key": text, "value": value})),
+        "user_pseudo_id": text,
+        "user_id": text,
+        "collected_traffic_source": pl.Struct(dict.fromkeys(_COLLECTED, text)),
+        "ecommerce": pl.Struct({"purchase_revenue": real}),
+    }
+
+
+class GA4Export:
+    """Reads GA4 BigQuery export files as events (a touch per session).
+
+    Parameters
+    ----------
+    identity : {"user_pseudo_id", "user_id"}
+        Who is a customer. ``user_id``: every device (``user_pseudo_id``) that
+        ever shows a user_id belongs to that user (the first one it shows), so
+        that its sessions before signing in count too; other devices stay
+        customers of their own.
+    conversion_events : sequence of str
+        Event names that are conversions (``purchase``; key events such as
+        ``generate_lead``).
+    channels : Channels
+        How a session's source, medium and campaign name its channel (default:
+        GA4's default channel group).
+
+    Attributes
+    ----------
+    stats_ : dict
+        After :meth:`read`: files, events, sessions, direct sessions,
+        conversions, and the events left out (no session id, no user id).
+    """
+
+    def __init__(
+        self,
+        *,
+        identity: str = "user_pseudo_id",
+        conversion_events: Sequence[str] = ("purchase",),
+        channels: Channels | None = None,
+    ) -> None:
+        self.identity = identity
+        self.conversion_events = conversion_events
+        self.channels = channels
+
+    # -- reading ---------------------------------------------------------------
+    def _check(self) -> tuple[list[str], Channels]:
+        if self.identity not in IDENTITIES:
+            raise InputError(
+                f"unknown GA4 identity '{self.identity}'; expected one of {list(IDENTITIES)}"
+            )
+        names = (
+            [self.conversion_events]
+            if isinstance(self.conversion_events, str)
+            else list(self.conversion_events)
+        )
+        if not names or not all(isinstance(n, str) and n.strip() for n in names):
+            raise InputError(f"conversion event names must be non-empty, got {names!r}")
+        channels = self.channels or Channels()
+        channels.resolved  # noqa: B018  (a bad rules file fails before the data is read)
+        return [n.strip() for n in names], channels
+
+    def scan(self, source: Any) -> tuple[FileSet, pl.LazyFrame]:
+        """The export's files and a lazy scan of the columns the reader needs.
+
+        The schema of the first file is checked up front.
+        """
+        files = expand(source, kinds=JSON_LINES)
+        first = files.paths[0]
+        try:
+            found = scan_files(
+                FileSet(os.fspath(first), (first,), files.kind, ({},))
+            ).collect_schema()
+        except (pl.exceptions.PolarsError, InputError) as exc:
+            raise InputError(f"file '{first}' cannot be read as {files.kind}: {exc}") from exc
+        self._check_schema(found, first)
+        schema = _read_schema(files.kind == "ndjson")
+        if files.kind == "parquet":
+            lazy = pl.scan_parquet(
+                list(files.paths),
+                schema=schema,
+                missing_columns="insert",
+                extra_columns="ignore",
+                cast_options=pl.ScanCastOptions(
+                    missing_struct_fields="insert", extra_struct_fields="ignore"
+                ),
+            )
+        else:
+            lazy = scan_files(files, schema=schema)
+        return files, lazy
+
+    def _check_schema(self, schema: pl.Schema, path: os.PathLike | str) -> None:
+        need = ["event_timestamp", "event_name", "event_params", "user_pseudo_id"]
+        if self.identity == "user_id":
+            need.append("user_id")
+        missing = [c for c in need if c not in schema]
+        if missing:
+            raise InputError(
+                f"file '{os.fspath(path)}' is not a GA4 export: missing column(s) "
+                f"{', '.join(missing)}; columns found: {schema.names()}"
+            )
+        params = schema["event_params"]
+        inner = params.inner if isinstance(params, pl.List) else None
+        fields = {f.name: f.dtype for f in inner.fields} if isinstance(inner, pl.Struct) else {}
+        value = fields.get("value")
+        if "key" not in fields or not isinstance(value, pl.Struct):
+            raise InputError(
+                f"file '{os.fspath(path)}' is not a GA4 export: column 'event_params' is "
+                f"{params}; expected a list of {{key, value: {{{', '.join(_VALUE_FIELDS)}}}}}"
+            )
+
+    def read(self, source: Any) -> pl.DataFrame:
+        """Events for :func:`attribution.build_journeys`: ``_row, customer, time,
+        channel, is_conversion, value``, one touch per session and one row per
+        conversion event.
+
+        Raises
+        ------
+        InputError
+            When a file is not a GA4 export (naming what is missing), or an event
+            has no timestamp, or a conversion a negative or non-finite value
+            (naming the file and row).
+        """
+        sessions, convs = self._read(source)
+        time = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        touches = sessions.select(
+            "_row",
+            "customer",
+            time.alias("time"),
+            pl.col("channel").cast(pl.String),
+            is_conversion=pl.lit(False),
+            value=pl.lit(None, dtype=pl.Float64),
+        )
+        rows = convs.select(
+            "_row",
+            "customer",
+            time.alias("time"),
+            channel=pl.lit(None, dtype=pl.String),
+            is_conversion=pl.lit(True),
+            value="value",
+        )
+        return pl.concat([touches, rows])
+
+    def touches(self, source: Any) -> pl.DataFrame:
+        """The sessions with their traffic and channel: ``customer, time, source,
+        medium, campaign, channel`` (for :func:`attribution.channels.audit`)."""
+        sessions, _ = self._read(source)
+        return sessions.select(
+            "customer",
+            pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC").alias("time"),
+            "source",
+            "medium",
+            "campaign",
+            "channel",
+        )
+
+    def _read(self, source: Any) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The sessions (with traffic and channel) and the conversions; sets ``stats_``."""
+        conversions, channels = self._check()
+        files, events = self.scan(source)
+        sessions, convs, checks, stats = _collect(events, conversions, self.identity, files)
+        _raise_on(checks, files)
+        sessions = channels.assign(
+            sessions.lazy().with_columns(
+                traffic_columns(pl.col("source"), pl.col("medium"), pl.col("campaign"))
+            )
+        ).collect()
+        direct = (pl.col("source") == "(direct)") & (pl.col("medium") == "(none)")
+        self.stats_ = {
+            "files": len(files.paths),
+            **stats,
+            "direct_sessions": sessions.filter(direct).height,
+        }
+        return sessions, convs
+
+    def audit(self, source: Any) -> pl.DataFrame:
+        """:func:`attribution.channels.audit` of the export's sessions."""
+        return audit(self.touches(source))
+
+    def notes(self) -> list[str]:
+        """What the last read found and left out, for the CLI's stderr."""
+        s = getattr(self, "stats_", None)
+        if not s:
+            return []
+        share = s["direct_sessions"] / s["sessions"] if s["sessions"] else 0.0
+        notes = [
+            f"GA4 export: {s['files']} files, {s['events']:,} events, "
+            f"{s['sessions']:,} sessions ({share:.0%} direct), {s['conversions']:,} conversions"
+        ]
+        if s["no_session"]:
+            notes.append(f"{s['no_session']:,} events without a ga_session_id are not touches")
+        if s["no_user"]:
+            notes.append(
+                f"{s['no_user']:,} events without a {self.identity} belong to no customer "
+                "(their conversions count as unattributed)"
+            )
+        return notes
+
+    def __repr__(self) -> str:
+        return (
+            f"GA4Export(identity={self.identity!r}, "
+            f"conversion_events={self.conversion_events!r}, channels={self.channels!r})"
+        )
+
+
+def read_ga4(
+    source: Any,
+    *,
+    identity: str = "user_pseudo_id",
+    conversion_events: Sequence[str] = ("purchase",),
+    channels: Channels | None = None,
+) -> pl.DataFrame:
+    """``GA4Export(...).read(source)``: a GA4 export as events for build_journeys.
+
+    ``source`` is a file, a folder, a glob (``export/events_*.parquet``) or a
+    list of them.
+    """
+    return GA4Export(
+        identity=identity, conversion_events=conversion_events, channels=channels
+    ).read(source)
+
+
+# -- the columns of one event ----------------------------------------------------
+_KEY = pl.element().struct.field("key")
+_TRAFFIC_KEYS = ("source", "medium", "campaign", "gclid")
+
+
+def _param(params: pl.Expr, key: str) -> pl.Expr:
+    """The ``value`` struct of parameter ``key`` (the first, if repeated), or null."""
+    return params.list.filter(_KEY == key).list.first().struct.field("value")
+
+
+def _number(value: str, cast: pl.DataType) -> pl.Expr:
+    """A number from a parameter's value struct (column ``value``), whichever field holds it."""
+    v = pl.col(value)
+    fields = (
+        ("int_value", "string_value")
+        if cast == pl.Int64
+        else ("double_value", "float_value", "int_value", "string_value")
+    )
+    return pl.coalesce([v.struct.field(f).cast(cast, strict=False) for f in fields])
+
+
+def _events(lazy: pl.LazyFrame) -> pl.LazyFrame:
+    """Every event: ``_row, pseudo, user_id, ts, name, sid, event_params`` and the
+    structs the branches below read (shared by them: the files are read once)."""
+    return (
+        lazy.with_row_index("_row", offset=1)
+        .with_columns(_session=_param(pl.col("event_params"), "ga_session_id"))
+        .select(
+            "_row",
+            "event_params",
+            "collected_traffic_source",
+            "ecommerce",
+            pseudo=pl.col("user_pseudo_id"),
+            user_id=pl.col("user_id"),
+            ts=pl.col("event_timestamp").cast(pl.Int64, strict=False),
+            name=pl.col("event_name").str.strip_chars(),
+            sid=_number("_session", pl.Int64()),
+        )
+    )
+
+
+def _traffic(events: pl.LazyFrame) -> pl.LazyFrame:
+    """``source, medium, campaign`` of each event (null where it carries none):
+    the event parameters, else ``collected_traffic_source``; a gclid alone is
+    google / cpc (Google Ads auto-tagging)."""
+    # the traffic parameters first, so that each lookup scans a short list
+    tagged = events.with_columns(
+        _tp=pl.col("event_params").list.filter(_KEY.is_in(_TRAFFIC_KEYS))
+    ).with_columns(**{f"_{k}": _param(pl.col("_tp"), k) for k in _TRAFFIC_KEYS})
+    collected = pl.col("collected_traffic_source")
+
+    def text(key: str, field: str) -> pl.Expr:
+        return pl.coalesce(
+            pl.col(f"_{key}").struct.field("string_value"), collected.struct.field(field)
+        )
+
+    source = text("source", "manual_source")
+    medium = text("medium", "manual_medium")
+    auto = text("gclid", "gclid").is_not_null() & source.is_null() & medium.is_null()
+    return tagged.select(
+        "_row",
+        "pseudo",
+        "sid",
+        "ts",
+        source=pl.when(auto).then(pl.lit("google")).otherwise(source),
+        medium=pl.when(auto).then(pl.lit("cpc")).otherwise(medium),
+        campaign=text("campaign", "manual_campaign_name"),
+    )
+
+
+def _collect(
+    lazy: pl.LazyFrame, conversions: list[str], identity: str, files: FileSet
+) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, int]]:
+    """Sessions, conversions, the first bad rows and the counts, in one pass over the files."""
+    events = _events(lazy)
+    carries = pl.any_horizontal(
+        pl.col(f).is_not_null() & (pl.col(f).str.strip_chars() != "")
+        for f in ("source", "medium", "campaign")
+    )
+    # The session's traffic is that of its first event carrying any; events at
+    # the same instant are ordered by their traffic, so that the choice does
+    # not depend on the row order.
+    first_traffic = pl.struct(
+        pl.when(carries).then(pl.col("ts")).otherwise(pl.lit(_I64_MAX)),
+        pl.col("source").fill_null(""),
+        pl.col("medium").fill_null(""),
+        pl.col("campaign").fill_null(""),
+    )
+    in_session = (
+        pl.col("sid").is_not_null() & pl.col("pseudo").is_not_null() & pl.col("ts").is_not_null()
+    )
+    traffic = _traffic(events.filter(in_session))
+    is_conversion = pl.col("name").is_in(conversions)
+    convs = (
+        events.filter(is_conversion)
+        .with_columns(_value=_param(pl.col("event_params"), "value"))
+        .select(
+            "_row",
+            "pseudo",
+            "user_id",
+            "ts",
+            value=pl.coalesce(
+                pl.col("ecommerce").struct.field("purchase_revenue").cast(pl.Float64, strict=False),
+                _number("_value", pl.Float64()),
+                pl.lit(1.0),
+            ),
+        )
+    )
+    checks = events.select(
+        no_time=pl.col("_row").filter(pl.col("ts").is_null()).min(),
+        events=pl.len(),
+        no_session=(pl.col("sid").is_null() & ~is_conversion).sum(),
+        no_user=pl.col("pseudo").is_null().sum(),
+    )
+    frames: list[pl.LazyFrame] = [traffic, convs, checks]
+    if identity == "user_id":
+        # a device belongs to the first user_id it shows
+        frames.append(
+            events.filter(pl.col("user_id").is_not_null() & pl.col("pseudo").is_not_null())
+            .group_by("pseudo")
+            .agg(pl.col("user_id").min_by(pl.struct("ts", "user_id")).alias("stitched"))
+        )
+    try:
+        collected = pl.collect_all(frames)
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
+    traffic_df, convs_df, checks_df = collected[:3]
+    # grouped eagerly: faster than the lazy engine's group-by on struct values
+    sessions_df = (
+        traffic_df.group_by("pseudo", "sid")
+        .agg(
+            pl.col("ts").min(),
+            pl.col("_row").min(),
+            pl.struct("source", "medium", "campaign").min_by(first_traffic).alias("traffic"),
+        )
+        .unnest("traffic")
+    )
+    del traffic_df
+    if identity == "user_id":
+        ids = collected[3]
+        sessions_df = sessions_df.join(ids, on="pseudo", how="left").with_columns(
+            customer=pl.coalesce("stitched", "pseudo")
+        )
+        convs_df = convs_df.join(ids, on="pseudo", how="left").with_columns(
+            customer=pl.coalesce("stitched", "user_id", "pseudo")
+        )
+    else:
+        sessions_df = sessions_df.with_columns(customer=pl.col("pseudo"))
+        convs_df = convs_df.with_columns(customer=pl.col("pseudo"))
+    # A conversion of nobody is a customer of its own: it has no touch, so it is
+    # reported unattributed rather than dropped.
+    convs_df = convs_df.with_columns(
+        customer=pl.coalesce("customer", pl.format("(no {}) row {}", pl.lit(identity), "_row"))
+    )
+    bad_value = convs_df.filter(~pl.col("value").is_finite() | (pl.col("value") < 0))
+    row = checks_df.row(0, named=True)
+    stats = {
+        "events": int(row["events"]),
+        "sessions": sessions_df.height,
+        "conversions": convs_df.height,
+        "no_session": int(row["no_session"]),
+        "no_user": int(row["no_user"]),
+    }
+    found = {
+        "no_time": row["no_time"],
+        "bad_value": bad_value["_row"].min() if bad_value.height else None,
+    }
+    return sessions_df, convs_df, found, stats
+
+
+def _raise_on(checks: dict[str, Any], files: FileSet) -> None:
+    """The first event without a timestamp, or conversion with a bad value."""
+    if checks["no_time"] is not None:
+        path, row = files.locate(int(checks["no_time"]))
+        raise InputError(
+            f"file '{path}': column 'event_timestamp' is empty or not a number at row {row}"
+        )
+    if checks["bad_value"] is not None:
+        path, row = files.locate(int(checks["bad_value"]))
+        raise InputError(
+            f"file '{path}': the conversion at row {row} has a value that is negative or not "
+            "finite (ecommerce.purchase_revenue or the value event parameter)"
+        )
