@@ -20,6 +20,7 @@ COMMANDS = {
     "kpis": "kpis",
     "report": "report",
     "transitions": "transitions",
+    "channels": "channels",
 }
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import click
 
 from attribution.cli.options import (
@@ -54,6 +52,6 @@ def command(inputs, kinds, top, models, output, costs, title) -> None:
             channel_kinds=kinds,
             top=top,
             title=title,
-            source=os.path.basename(inputs.source),
+            source=inputs.label,
         )
     echo_err(f"wrote {output}")
