@@ -245,3 +245,23 @@ def test_the_audit_is_biggest_first_and_shares_add_up():
     assert table["touches"].to_list() == [2, 2, 1, 1]
     assert table.row(1, named=True)["channel"] == "Unassigned"
     assert table["share"].sum() == pytest.approx(1.0)
+
+
+def test_the_documented_rules_file_reads_and_the_ga4_table_matches(tmp_path):
+    import re
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "inputs.md").read_text()
+    (example,) = re.findall(r"```csv\n(.*?)```", doc, re.S)
+    path = tmp_path / "my-channels.csv"
+    path.write_text(example)
+    rules = read_rules(path)
+    assert channel_of("Google", "CPC", "brand_q2", rules) == "Brand search"
+    assert channel_of("duckduckgo", "paid_search", "(not set)", rules) == "Paid search"
+    assert channel_of("newsletter", "email", "weekly_42", rules) == "Newsletter, weekly"
+    assert channel_of("mailchimp", "E-Mail", "(not set)", rules) == "Email"
+    assert channel_of("(direct)", "(none)", "(direct)", rules) == "Direct"
+    table = doc[doc.index("### The built-in `ga4` set") :]
+    documented = re.findall(r"^\| ([A-Z][^|]+?) \|", table, re.M)
+    assert tuple(documented) == GA4.channels
