@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from attribution.channels import Channels, audit, traffic_columns
+from attribution.channels import FIELDS, Channels, audit, traffic_columns
 from attribution.errors import InputError
 from attribution.files import JSON_LINES, FileSet, expand, scan_files
 
@@ -37,7 +37,6 @@ IDENTITIES = ("user_pseudo_id", "user_id")
 
 _VALUE_FIELDS = ("string_value", "int_value", "float_value", "double_value")
 _COLLECTED = ("manual_source", "manual_medium", "manual_campaign_name", "gclid")
-_I64_MAX = 2**63 - 1
 
 
 def _read_schema(text_numbers: bool) -> dict[str, pl.DataType]:
@@ -168,7 +167,8 @@ class GA4Export:
     def read(self, source: Any) -> pl.DataFrame:
         """Events for :func:`attribution.build_journeys`: ``_row, customer, time,
         channel, is_conversion, value``, one touch per session and one row per
-        conversion event.
+        conversion event (``_row`` is a conversion's row in the files; null for
+        a touch, which stands for a session's rows).
 
         Raises
         ------
@@ -180,7 +180,7 @@ class GA4Export:
         sessions, convs = self._read(source)
         time = pl.col("ts").cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
         touches = sessions.select(
-            "_row",
+            pl.lit(None, dtype=pl.UInt32).alias("_row"),  # a session is many rows
             "customer",
             time.alias("time"),
             pl.col("channel").cast(pl.String),
@@ -216,11 +216,19 @@ class GA4Export:
         files, events = self.scan(source)
         sessions, convs, checks, stats = _collect(events, conversions, self.identity, files)
         _raise_on(checks, files)
-        sessions = channels.assign(
-            sessions.lazy().with_columns(
-                traffic_columns(pl.col("source"), pl.col("medium"), pl.col("campaign"))
-            )
-        ).collect()
+        # gaps filled and rules run once per distinct traffic, then joined back
+        raw = list(FIELDS)
+        filled = {f: f"_{f}" for f in FIELDS}
+        keys = sessions.select(raw).unique()
+        keys = keys.with_columns(
+            e.alias(filled[f])
+            for f, e in zip(FIELDS, traffic_columns(*(pl.col(f) for f in raw)), strict=True)
+        ).with_columns(channels.label(filled).alias("channel"))
+        sessions = (
+            sessions.join(keys, on=raw, how="left", nulls_equal=True)
+            .drop(raw)
+            .rename({v: k for k, v in filled.items()})
+        )
         direct = (pl.col("source") == "(direct)") & (pl.col("medium") == "(none)")
         self.stats_ = {
             "files": len(files.paths),
@@ -277,13 +285,7 @@ def read_ga4(
 
 
 # -- the columns of one event ----------------------------------------------------
-_KEY = pl.element().struct.field("key")
-_TRAFFIC_KEYS = ("source", "medium", "campaign", "gclid")
-
-
-def _param(params: pl.Expr, key: str) -> pl.Expr:
-    """The ``value`` struct of parameter ``key`` (the first, if repeated), or null."""
-    return params.list.filter(_KEY == key).list.first().struct.field("value")
+_KEYS = ("ga_session_id", "source", "medium", "campaign", "gclid", "value")
 
 
 def _number(value: str, cast: pl.DataType) -> pl.Expr:
@@ -297,34 +299,17 @@ def _number(value: str, cast: pl.DataType) -> pl.Expr:
     return pl.coalesce([v.struct.field(f).cast(cast, strict=False) for f in fields])
 
 
-def _events(lazy: pl.LazyFrame) -> pl.LazyFrame:
-    """Every event: ``_row, pseudo, user_id, ts, name, sid, event_params`` and the
-    structs the branches below read (shared by them: the files are read once)."""
-    return (
-        lazy.with_row_index("_row", offset=1)
-        .with_columns(_session=_param(pl.col("event_params"), "ga_session_id"))
-        .select(
-            "_row",
-            "event_params",
-            "collected_traffic_source",
-            "ecommerce",
-            pseudo=pl.col("user_pseudo_id"),
-            user_id=pl.col("user_id"),
-            ts=pl.col("event_timestamp").cast(pl.Int64, strict=False),
-            name=pl.col("event_name").str.strip_chars(),
-            sid=_number("_session", pl.Int64()),
-        )
-    )
+def _events(lazy: pl.LazyFrame, identity: str) -> pl.LazyFrame:
+    """One narrow row per event: ``_row, pseudo, user_id, ts, name, sid, source,
+    medium, campaign, revenue, value``.
 
-
-def _traffic(events: pl.LazyFrame) -> pl.LazyFrame:
-    """``source, medium, campaign`` of each event (null where it carries none):
-    the event parameters, else ``collected_traffic_source``; a gclid alone is
-    google / cpc (Google Ads auto-tagging)."""
-    # the traffic parameters first, so that each lookup scans a short list
-    tagged = events.with_columns(
-        _tp=pl.col("event_params").list.filter(_KEY.is_in(_TRAFFIC_KEYS))
-    ).with_columns(**{f"_{k}": _param(pl.col("_tp"), k) for k in _TRAFFIC_KEYS})
+    Traffic is the event parameters', else ``collected_traffic_source``'s; a
+    click id alone is google / cpc (Google Ads auto-tagging). The nested
+    columns are read once and dropped here.
+    """
+    # a map from key to value: one lookup per key (faster than filtering the list
+    # for each; a repeated key keeps its last value)
+    params = pl.col("event_params").list.to_map()
     collected = pl.col("collected_traffic_source")
 
     def text(key: str, field: str) -> pl.Expr:
@@ -335,115 +320,115 @@ def _traffic(events: pl.LazyFrame) -> pl.LazyFrame:
     source = text("source", "manual_source")
     medium = text("medium", "manual_medium")
     auto = text("gclid", "gclid").is_not_null() & source.is_null() & medium.is_null()
-    return tagged.select(
-        "_row",
-        "pseudo",
-        "sid",
-        "ts",
-        source=pl.when(auto).then(pl.lit("google")).otherwise(source),
-        medium=pl.when(auto).then(pl.lit("cpc")).otherwise(medium),
-        campaign=text("campaign", "manual_campaign_name"),
+    return (
+        lazy.with_row_index("_row", offset=1)
+        .with_columns(_params=params)
+        .with_columns(**{f"_{k}": pl.col("_params").map.get(k) for k in _KEYS})
+        .select(
+            "_row",
+            pseudo=pl.col("user_pseudo_id"),
+            # user_id is read only when it identifies customers
+            user_id=pl.col("user_id") if identity == "user_id" else pl.lit(None, pl.String),
+            ts=pl.col("event_timestamp").cast(pl.Int64, strict=False),
+            name=pl.col("event_name"),
+            sid=_number("_ga_session_id", pl.Int64()),
+            source=pl.when(auto).then(pl.lit("google")).otherwise(source),
+            medium=pl.when(auto).then(pl.lit("cpc")).otherwise(medium),
+            campaign=text("campaign", "manual_campaign_name"),
+            revenue=pl.col("ecommerce")
+            .struct.field("purchase_revenue")
+            .cast(pl.Float64, strict=False),
+            value=_number("_value", pl.Float64()),
+        )
     )
+
+
+def _first_traffic(events: pl.DataFrame) -> pl.Expr:
+    """The order in which a session's events name its traffic: by time, events
+    carrying none last, events at one instant by a hash of their traffic (so
+    that the choice does not depend on the row order)."""
+    carries = pl.any_horizontal(
+        pl.col(f).is_not_null() & (pl.col(f) != "") for f in ("source", "medium", "campaign")
+    )
+    first, last = events["ts"].min(), events["ts"].max()
+    span = int(last - first) if first is not None and last is not None else 0  # type: ignore[operator]
+    bits = max(0, min(16, 62 - max(span, 1).bit_length()))
+    hashed = sum(pl.col(f).hash(seed=k) for k, f in enumerate(("source", "medium", "campaign")))
+    tie = (hashed % (1 << bits)).cast(pl.Int64)
+    return pl.when(carries).then((pl.col("ts") - first) * (1 << bits) + tie)
 
 
 def _collect(
     lazy: pl.LazyFrame, conversions: list[str], identity: str, files: FileSet
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, int]]:
     """Sessions, conversions, the first bad rows and the counts, in one pass over the files."""
-    events = _events(lazy)
-    carries = pl.any_horizontal(
-        pl.col(f).is_not_null() & (pl.col(f).str.strip_chars() != "")
-        for f in ("source", "medium", "campaign")
-    )
-    # The session's traffic is that of its first event carrying any; events at
-    # the same instant are ordered by their traffic, so that the choice does
-    # not depend on the row order.
-    first_traffic = pl.struct(
-        pl.when(carries).then(pl.col("ts")).otherwise(pl.lit(_I64_MAX)),
-        pl.col("source").fill_null(""),
-        pl.col("medium").fill_null(""),
-        pl.col("campaign").fill_null(""),
-    )
+    try:
+        events = _events(lazy, identity).collect(engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
+    is_conversion = pl.col("name").is_in(conversions)
     in_session = (
         pl.col("sid").is_not_null() & pl.col("pseudo").is_not_null() & pl.col("ts").is_not_null()
     )
-    traffic = _traffic(events.filter(in_session))
-    is_conversion = pl.col("name").is_in(conversions)
-    convs = (
-        events.filter(is_conversion)
-        .with_columns(_value=_param(pl.col("event_params"), "value"))
-        .select(
-            "_row",
-            "pseudo",
-            "user_id",
-            "ts",
-            value=pl.coalesce(
-                pl.col("ecommerce").struct.field("purchase_revenue").cast(pl.Float64, strict=False),
-                _number("_value", pl.Float64()),
-                pl.lit(1.0),
-            ),
+    sessions = (
+        events.filter(in_session)
+        .group_by("pseudo", "sid")
+        .agg(
+            pl.col("ts").min(),
+            pl.struct("source", "medium", "campaign").min_by(_first_traffic(events)).alias("t"),
         )
+        .unnest("t")
+    )
+    convs = events.filter(is_conversion).select(
+        "_row",
+        "pseudo",
+        "user_id",
+        "ts",
+        value=pl.coalesce("revenue", "value", pl.lit(1.0)),
     )
     checks = events.select(
         no_time=pl.col("_row").filter(pl.col("ts").is_null()).min(),
         events=pl.len(),
         no_session=(pl.col("sid").is_null() & ~is_conversion).sum(),
         no_user=pl.col("pseudo").is_null().sum(),
-    )
-    frames: list[pl.LazyFrame] = [traffic, convs, checks]
+    ).row(0, named=True)
+    ids = None
     if identity == "user_id":
         # a device belongs to the first user_id it shows
-        frames.append(
+        ids = (
             events.filter(pl.col("user_id").is_not_null() & pl.col("pseudo").is_not_null())
             .group_by("pseudo")
             .agg(pl.col("user_id").min_by(pl.struct("ts", "user_id")).alias("stitched"))
         )
-    try:
-        collected = pl.collect_all(frames)
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
-    traffic_df, convs_df, checks_df = collected[:3]
-    # grouped eagerly: faster than the lazy engine's group-by on struct values
-    sessions_df = (
-        traffic_df.group_by("pseudo", "sid")
-        .agg(
-            pl.col("ts").min(),
-            pl.col("_row").min(),
-            pl.struct("source", "medium", "campaign").min_by(first_traffic).alias("traffic"),
-        )
-        .unnest("traffic")
-    )
-    del traffic_df
-    if identity == "user_id":
-        ids = collected[3]
-        sessions_df = sessions_df.join(ids, on="pseudo", how="left").with_columns(
+    del events
+    if ids is not None:
+        sessions = sessions.join(ids, on="pseudo", how="left").with_columns(
             customer=pl.coalesce("stitched", "pseudo")
         )
-        convs_df = convs_df.join(ids, on="pseudo", how="left").with_columns(
+        convs = convs.join(ids, on="pseudo", how="left").with_columns(
             customer=pl.coalesce("stitched", "user_id", "pseudo")
         )
     else:
-        sessions_df = sessions_df.with_columns(customer=pl.col("pseudo"))
-        convs_df = convs_df.with_columns(customer=pl.col("pseudo"))
+        sessions = sessions.with_columns(customer=pl.col("pseudo"))
+        convs = convs.with_columns(customer=pl.col("pseudo"))
     # A conversion of nobody is a customer of its own: it has no touch, so it is
     # reported unattributed rather than dropped.
-    convs_df = convs_df.with_columns(
+    convs = convs.with_columns(
         customer=pl.coalesce("customer", pl.format("(no {}) row {}", pl.lit(identity), "_row"))
     )
-    bad_value = convs_df.filter(~pl.col("value").is_finite() | (pl.col("value") < 0))
-    row = checks_df.row(0, named=True)
+    bad_value = convs.filter(~pl.col("value").is_finite() | (pl.col("value") < 0))
     stats = {
-        "events": int(row["events"]),
-        "sessions": sessions_df.height,
-        "conversions": convs_df.height,
-        "no_session": int(row["no_session"]),
-        "no_user": int(row["no_user"]),
+        "events": int(checks["events"]),
+        "sessions": sessions.height,
+        "conversions": convs.height,
+        "no_session": int(checks["no_session"]),
+        "no_user": int(checks["no_user"]),
     }
     found = {
-        "no_time": row["no_time"],
+        "no_time": checks["no_time"],
         "bad_value": bad_value["_row"].min() if bad_value.height else None,
     }
-    return sessions_df, convs_df, found, stats
+    return sessions, convs, found, stats
 
 
 def _raise_on(checks: dict[str, Any], files: FileSet) -> None:

@@ -198,9 +198,18 @@ class GA4Sample:
         """Write one ``events_YYYYMMDD`` file per day into ``folder``.
 
         ``fmt`` is ``parquet`` or ``ndjson`` (written as ``.json`` the way
-        BigQuery exports it: 64-bit integers as strings). Rows within each file
-        are shuffled unless ``shuffle`` is False.
+        BigQuery exports it: 64-bit integers as strings). Parquet is written
+        with pyarrow when it is installed (strings dictionary-encoded, as most
+        Parquet writers do; polars' writer leaves nested strings plain, which
+        reads about a fifth slower). Rows within each file are shuffled unless
+        ``shuffle`` is False.
         """
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            arrow = False
+        else:
+            arrow = True
         out = Path(folder)
         out.mkdir(parents=True, exist_ok=True)
         written = []
@@ -210,7 +219,7 @@ class GA4Sample:
                 table = table.sample(fraction=1.0, shuffle=True, seed=self.seed * 1000 + k)
             if fmt == "parquet":
                 path = out / f"events_{day}.parquet"
-                table.write_parquet(path)
+                table.write_parquet(path, use_pyarrow=arrow)
             elif fmt == "ndjson":
                 path = out / f"events_{day}.json"
                 _bigquery_json(table).write_ndjson(path)
