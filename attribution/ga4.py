@@ -350,12 +350,13 @@ def _first_traffic(events: pl.DataFrame) -> pl.Expr:
     carries = pl.any_horizontal(
         pl.col(f).is_not_null() & (pl.col(f) != "") for f in ("source", "medium", "campaign")
     )
-    first, last = events["ts"].min(), events["ts"].max()
-    span = int(last - first) if first is not None and last is not None else 0  # type: ignore[operator]
-    bits = max(0, min(16, 62 - max(span, 1).bit_length()))
-    hashed = sum(pl.col(f).hash(seed=k) for k, f in enumerate(("source", "medium", "campaign")))
-    tie = (hashed % (1 << bits)).cast(pl.Int64)
-    return pl.when(carries).then((pl.col("ts") - first) * (1 << bits) + tie)
+    bounds = events.select(first=pl.col("ts").min(), span=pl.col("ts").max() - pl.col("ts").min())
+    first, span = bounds.row(0)
+    # as many low bits for the tie as the time span leaves free in an Int64
+    bits = max(0, min(16, 62 - max(int(span or 0), 1).bit_length()))
+    hashes = [pl.col(f).hash(seed=k) for k, f in enumerate(("source", "medium", "campaign"))]
+    tie = ((hashes[0] + hashes[1] + hashes[2]) % (1 << bits)).cast(pl.Int64)
+    return pl.when(carries).then((pl.col("ts") - (first or 0)) * (1 << bits) + tie)
 
 
 def _collect(
