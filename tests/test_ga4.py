@@ -184,6 +184,18 @@ def test_the_first_event_carrying_traffic_names_the_session(tmp_path):
     assert got["source"].to_list()[2:] == ["google", "bing"]
 
 
+def test_events_at_one_instant_name_the_session_whatever_their_row_order(tmp_path):
+    rows = [
+        event(DAY, "session_start", params=[("source", "google"), ("medium", "cpc")]),
+        event(DAY, "page_view", params=[("source", "newsletter"), ("medium", "email")]),
+    ]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = sessions_read(write(tmp_path / "a", rows))
+    second = sessions_read(write(tmp_path / "b", rows[::-1]))
+    assert first["channel"].to_list() == second["channel"].to_list()
+
+
 def test_the_same_ga_session_id_of_two_users_is_two_sessions(tmp_path):
     path = write(
         tmp_path,
