@@ -207,6 +207,18 @@ def test_the_same_ga_session_id_of_two_users_is_two_sessions(tmp_path):
     assert sorted(sessions_read(path)["channel"]) == ["Paid Search", "SMS"]
 
 
+def test_an_older_export_without_collected_traffic_source_or_ecommerce(tmp_path):
+    rows = [
+        event(DAY, "session_start", params=[("source", "bing"), ("medium", "organic")]),
+        event(DAY + 1, "purchase", params=[("value", 8.5)]),
+    ]
+    frame = pl.DataFrame(rows, schema=SCHEMA).drop("collected_traffic_source", "ecommerce")
+    frame.write_parquet(tmp_path / "events_20200101.parquet")
+    events = read_ga4(tmp_path).sort("time")
+    assert events["channel"].to_list() == ["Organic Search", None]
+    assert events["value"].to_list() == [None, 8.5]
+
+
 def test_value_is_revenue_else_the_value_parameter_else_one(tmp_path):
     path = write(
         tmp_path,
