@@ -249,8 +249,10 @@ ModelSpec = str | Model | LabelledModel
 model object (labelled by :meth:`Model.spec`), or an already parsed one."""
 
 
-def parse_models(specs: Sequence[ModelSpec]) -> list[LabelledModel]:
+def parse_models(specs: ModelSpec | Sequence[ModelSpec]) -> list[LabelledModel]:
     """Each spec parsed once into its label and configured model, and checked.
+
+    One spec (a string, a model) is one model, never a sequence of its letters.
 
     Call it before reading a large input: an unknown model, an unknown
     parameter or one of the wrong type fails here, and so does a value
@@ -262,6 +264,8 @@ def parse_models(specs: Sequence[ModelSpec]) -> list[LabelledModel]:
     ModelError
         Naming the model and the parameter.
     """
+    if isinstance(specs, (str, Model, LabelledModel)):
+        specs = [specs]
     parsed = []
     for spec in specs:
         if isinstance(spec, LabelledModel):
@@ -278,15 +282,15 @@ def parse_models(specs: Sequence[ModelSpec]) -> list[LabelledModel]:
 
 def attribute(
     journeys: Journeys,
-    models: Sequence[ModelSpec] | None = None,
+    models: ModelSpec | Sequence[ModelSpec] | None = None,
     *,
     intervals: int | None = None,
     level: float = 0.9,
     seed: int = 0,
 ) -> AttributionResult:
     """Run ``models`` (specs like ``"time_decay:half_life_days=3"``, model
-    objects, or :func:`parse_models`' result) on ``journeys``; ``None`` runs
-    every registered model.
+    objects, or :func:`parse_models`' result; one or a sequence of them) on
+    ``journeys``; ``None`` runs every registered model.
 
     ``intervals=N`` adds ``level`` bootstrap intervals from ``N`` replicates
     seeded with ``seed`` (:meth:`AttributionResult.with_intervals`).
@@ -298,6 +302,8 @@ def attribute(
     """
     skipped: list[tuple[str, str]] = []
     errors: dict[str, str] = {}
+    if isinstance(models, (str, Model)):  # one model, not a sequence of its letters
+        models = [models]
     if models is None:
         loaded, errors = get_registry().load_all()
         chosen: list[tuple[str, Model]] = []

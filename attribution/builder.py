@@ -5,6 +5,8 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
@@ -21,6 +23,9 @@ from attribution.sources import (
     read_paths,
     scan_frame,
 )
+
+if TYPE_CHECKING:
+    from attribution.readers import EventReader
 
 __all__ = ["build_journeys", "journeys_from_paths", "load_journeys"]
 
@@ -328,22 +333,41 @@ def load_journeys(
     *,
     conversions: Source | None = None,
     columns: EventColumns | None = None,
-    conversion_event: str = "conversion",
+    conversion_event: str | Sequence[str] = "conversion",
     time_unit: str | None = None,
     delimiter: str | None = None,
     path_sep: str = ">",
     lookback_days: float | None = 30.0,
     collapse_repeats: bool = False,
     max_touches: int | None = None,
+    reader: EventReader | None = None,
 ) -> Journeys:
     """Read a file or frame of events, or a paths table, and build journeys.
 
     A source whose columns include ``path`` and ``total_conversions`` is read as a
     ChannelAttribution paths table (no touch times); anything else as events
-    (see :func:`attribution.sources.read_events` for the schema). This is what the
-    CLI's commands call.
+    (see :func:`attribution.sources.read_events` for the schema). A source may be a
+    glob, a folder or a list of files. ``reader`` reads the source instead
+    (a GA4 export: :class:`attribution.ga4.GA4Export`; events whose channel comes
+    from their traffic: :class:`attribution.readers.TaggedEvents`); the column
+    and conversion options are then the reader's. This is what the CLI's
+    commands call.
     """
     cols = columns or EventColumns()
+    if reader is not None:
+        events = reader.read(source)
+        return _build_read(
+            events,
+            source,
+            events.columns,
+            conversions,
+            cols,
+            time_unit=time_unit,
+            delimiter=delimiter,
+            lookback_days=lookback_days,
+            collapse_repeats=collapse_repeats,
+            max_touches=max_touches,
+        )
     names = scan_frame(source, delimiter=delimiter).collect_schema().names()
     if is_paths_frame(names) and cols.channel not in names:
         if conversions is not None:
@@ -359,6 +383,35 @@ def load_journeys(
         time_unit=time_unit,
         delimiter=delimiter,
     )
+    return _build_read(
+        events,
+        source,
+        names,
+        conversions,
+        cols,
+        time_unit=time_unit,
+        delimiter=delimiter,
+        lookback_days=lookback_days,
+        collapse_repeats=collapse_repeats,
+        max_touches=max_touches,
+    )
+
+
+def _build_read(
+    events: pl.DataFrame,
+    source: Source,
+    names: list[str],
+    conversions: Source | None,
+    cols: EventColumns,
+    *,
+    time_unit: str | None,
+    delimiter: str | None,
+    lookback_days: float | None,
+    collapse_repeats: bool,
+    max_touches: int | None,
+) -> Journeys:
+    """Journeys of events read from ``source`` (whose columns are ``names``), plus a
+    separate conversions file."""
     extra = None
     if conversions is not None and cols.segment is not None:  # issue 17: in one of the two
         other = scan_frame(conversions, delimiter=delimiter).collect_schema().names()
@@ -376,7 +429,10 @@ def load_journeys(
             conversions_only=True,
         )
     if events.height == 0 and (extra is None or extra.height == 0):
-        where = os.fspath(source) if isinstance(source, (str, os.PathLike)) else "input frame"
+        if isinstance(source, (str, os.PathLike)):
+            where = os.fspath(source)
+        else:
+            where = "the input files" if isinstance(source, (list, tuple)) else "input frame"
         raise InputError(f"{where} has no events (it has a header but no rows)")
     journeys = build_journeys(
         events,

@@ -9,7 +9,7 @@ it (:func:`coverage_facts`).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,7 +60,7 @@ def input_period(
     *,
     conversions: Source | None = None,
     columns: EventColumns | None = None,
-    conversion_event: str = "conversion",
+    conversion_event: str | Sequence[str] = "conversion",
     time_unit: str | None = None,
     delimiter: str | None = None,
 ) -> Period | None:

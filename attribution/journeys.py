@@ -421,9 +421,18 @@ class Journeys:
 
     def to_paths_table(self, sep: str = " > ") -> pl.DataFrame:
         """The ChannelAttribution layout: path, total_conversions, total_conversion_value,
-        total_null; one row per distinct path."""
+        total_null; one row per distinct path.
+
+        A channel name holding the separator (``sep`` without its spaces) or a
+        backslash has them escaped with a backslash (``Email \\> Newsletter``),
+        so that :func:`attribution.sources.read_paths` reads the same channels back.
+        """
         agg = self.aggregate()
-        names = pl.Series("name", list(agg.channels), dtype=pl.String)
+        token = sep.strip() or sep
+        escaped = [  # a loop over channels
+            c.replace("\\", "\\\\").replace(token, "\\" + token) for c in agg.channels
+        ]
+        names = pl.Series("name", escaped, dtype=pl.String)
         frame = pl.DataFrame(
             {
                 "row": pl.Series(agg.row_of_touch, dtype=pl.Int64),

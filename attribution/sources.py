@@ -13,7 +13,7 @@ import io
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import polars as pl
 
 from attribution import diagnose
 from attribution.errors import InputError
+from attribution.files import expand, is_many, row_locator, scan_files
 
 __all__ = [
     "READERS",
@@ -83,7 +84,10 @@ class EventColumns:
 
 # -- files ----------------------------------------------------------------
 def describe(source: Source) -> str:
-    """How error messages name ``source``: ``file '<path>'`` or ``input frame``."""
+    """How error messages name ``source``: ``file '<path>'``, the files of a glob,
+    folder or list (:mod:`attribution.files`), or ``input frame``."""
+    if is_many(source):  # a glob, a folder or several files
+        return expand(source).describe()
     if isinstance(source, (str, os.PathLike)):
         return f"file '{os.fspath(source)}'"
     return "input frame"
@@ -350,6 +354,9 @@ def scan_frame(
             raise InputError(f"input frame cannot be read: {polars_message(exc)}") from exc
         _check_frame_schema(schema)
         return lazy
+    if is_many(source):  # a glob, a folder or a list of files: one table
+        delimiter = check_delimiter(delimiter)
+        return scan_files(expand(source), delimiter=delimiter, text_columns=text_columns)
     if not isinstance(source, (str, os.PathLike)):
         if type(source).__module__.startswith("pandas"):
             return _from_pandas(source).lazy()
@@ -555,8 +562,13 @@ def first_failure(frame: pl.DataFrame, masks: list[pl.Expr]) -> tuple[int, int] 
 
 
 # -- timestamps -----------------------------------------------------------
-def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> pl.Expr:
-    """An expression turning column ``name`` into Datetime('us', 'UTC')."""
+def _time_expr(
+    dtype: pl.DataType, name: str, unit: str | None, where: str, sample: pl.Series | None = None
+) -> pl.Expr:
+    """An expression turning column ``name`` into Datetime('us', 'UTC').
+
+    Text is parsed in the format that reads ``sample`` (the first rows).
+    """
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
         if dtype.time_zone is None:
@@ -583,15 +595,39 @@ def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> p
         )
     if dtype == pl.String:
         text = col.str.strip_chars()
-        tries = [
-            text.str.to_datetime(f, strict=False, time_unit="us").dt.convert_time_zone("UTC")
-            for f in _ZONED_FORMATS
-        ] + [
-            text.str.to_datetime(f, strict=False, time_unit="us").dt.replace_time_zone("UTC")
-            for f in _NAIVE_FORMATS
-        ]
-        return pl.coalesce(tries)
+        found = None if sample is None else _sniff_format(sample)
+        # One parse in the format of the first rows; rows in another format are
+        # parsed again with every format by _validate (only those rows).
+        return _any_format(text) if found is None else _parse_as(text, *found)
     raise InputError(f"{where}: time column '{name}' has type {dtype}; expected times")
+
+
+def _parse_as(text: pl.Expr, fmt: str, zoned: bool) -> pl.Expr:
+    parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    return parsed.dt.convert_time_zone("UTC") if zoned else parsed.dt.replace_time_zone("UTC")
+
+
+def _any_format(text: pl.Expr) -> pl.Expr:
+    """Every accepted format tried in order, first match wins."""
+    return pl.coalesce(
+        [_parse_as(text, f, True) for f in _ZONED_FORMATS]
+        + [_parse_as(text, f, False) for f in _NAIVE_FORMATS]
+    )
+
+
+def _sniff_format(sample: pl.Series) -> tuple[str, bool] | None:
+    """The accepted format that reads most of ``sample`` (the first one on ties)."""
+    values = sample.drop_nulls().str.strip_chars().to_frame("t")
+    if values.height == 0:
+        return None
+    best, read = None, 0
+    for fmt, zoned in [(f, True) for f in _ZONED_FORMATS] + [(f, False) for f in _NAIVE_FORMATS]:
+        n = values.select(_parse_as(pl.col("t"), fmt, zoned).is_not_null().sum()).item()
+        if n > read:
+            best, read = (fmt, zoned), n
+        if n == values.height:
+            break
+    return best
 
 
 # -- events ---------------------------------------------------------------
@@ -600,11 +636,15 @@ def _normalise(
     where: str,
     cols: EventColumns,
     *,
-    conversion_event: str | None,
+    conversion_event: str | Sequence[str] | None,
     all_conversions: bool,
     time_unit: str | None,
 ) -> pl.LazyFrame:
-    """Select and rename to ``_row, customer, time, channel, is_conversion, value``."""
+    """Select and rename to ``_row, customer, time, channel, is_conversion, value``.
+
+    A conversion row's channel is ignored (set to null): exports put a source
+    on every event; where a conversion happened is ``conversion_channel``.
+    """
     schema = lazy.collect_schema()
     names = schema.names()
     need = {"customer": cols.customer, "time": cols.time}
@@ -621,9 +661,11 @@ def _normalise(
         if conversion_event is None:  # conversions come from another file
             is_conv = pl.lit(False)
         else:
+            events = [conversion_event] if isinstance(conversion_event, str) else conversion_event
             is_conv = (
-                pl.col(cols.event).cast(pl.String).str.strip_chars() == conversion_event
+                pl.col(cols.event).cast(pl.String).str.strip_chars().is_in(list(events))
             ).fill_null(False)
+            channel = pl.when(is_conv).then(pl.lit(None, dtype=pl.String)).otherwise(channel)
     if cols.value in names:
         if not schema[cols.value].is_numeric() and schema[cols.value] not in (pl.String, pl.Null):
             raise InputError(
@@ -644,11 +686,17 @@ def _normalise(
             location = pl.col(cols.conversion_channel).cast(pl.String).str.strip_chars()
         extra.append(location.alias("conversion_channel"))
     extra += _grain_columns(names, cols, where, conversion_event, all_conversions)
+    sample = None
+    if schema[cols.time] == pl.String:  # the first rows tell the timestamps' format
+        try:
+            sample = lazy.select(cols.time).head(1000).collect().to_series()
+        except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException):
+            sample = None  # the full read fails too, and names the file and row
     return lazy.with_row_index("_row", offset=1).select(
         pl.col("_row"),
         pl.col(cols.customer).alias("customer"),
         pl.col(cols.time).alias("_raw_time"),
-        _time_expr(schema[cols.time], cols.time, time_unit, where).alias("time"),
+        _time_expr(schema[cols.time], cols.time, time_unit, where, sample).alias("time"),
         channel.alias("channel"),
         is_conv.alias("is_conversion"),
         value.alias("value"),
@@ -661,7 +709,7 @@ def _grain_columns(
     names: list[str],
     cols: EventColumns,
     where: str,
-    conversion_event: str | None,
+    conversion_event: str | Sequence[str] | None,
     all_conversions: bool,
 ) -> list[pl.Expr]:
     """The optional grain columns as ``conversion_id``, ``segment``, ``dimension`` (text,
@@ -698,8 +746,17 @@ def _grain_columns(
     return out
 
 
-def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFrame:
-    """Raise on the first offending row of each kind; return the clean frame."""
+def _validate(
+    frame: pl.DataFrame,
+    where: str,
+    cols: EventColumns,
+    locate: Callable[[int], str] | None = None,
+) -> pl.DataFrame:
+    """Raise on the first offending row; return the clean frame.
+
+    ``locate`` names the file and row of a many-file input's row.
+    """
+    frame = _reparse_times(frame)
     # (rows that break the rule, the message naming the first one, the setting it points at)
     checks: list[tuple[pl.Expr, Callable[[int], str], str | None]] = [
         (
@@ -760,18 +817,33 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
     if failure is not None:
         row, check = failure
         _, message, setting = checks[check]
-        raise InputError(f"{where}: {message(row)}", setting=setting)
+        where_row = locate(row) if locate else ""
+        raise InputError(f"{where}: {message(row)}{where_row}", setting=setting)
     return frame.drop("_raw_time", "_raw_value")
+
+
+def _reparse_times(frame: pl.DataFrame) -> pl.DataFrame:
+    """Text times the first rows' format did not read, tried in every format."""
+    if frame.schema["_raw_time"] != pl.String:
+        return frame
+    missed = (frame["time"].is_null() & frame["_raw_time"].is_not_null()).arg_true()
+    if len(missed) == 0:
+        return frame
+    again = frame.select(
+        _any_format(pl.col("_raw_time").gather(missed).str.strip_chars())
+    ).to_series()
+    return frame.with_columns(frame["time"].clone().scatter(missed, again))
 
 
 def scan_events(
     source: Source,
     *,
     columns: EventColumns | None = None,
-    conversion_event: str | None = "conversion",
+    conversion_event: str | Sequence[str] | None = "conversion",
     time_unit: str | None = None,
     delimiter: str | None = None,
     conversions_only: bool = False,
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> pl.LazyFrame:
     """Events as a lazy frame of ``_row, customer, time, channel, is_conversion, value``.
 
@@ -780,11 +852,19 @@ def scan_events(
     ``conversion_event=None`` reads every row as a touch (conversions then come
     from a separate source); ``conversions_only=True`` reads every row as a
     conversion (the separate conversions source: customer, time, value).
+    Several conversion event names may be given. ``prepare`` changes the raw
+    table first (say, derives the channel column from source and medium:
+    :meth:`attribution.channels.Channels.prepare`).
     """
     cols = columns or EventColumns()
     grain = tuple(c for c in (cols.conversion_id, cols.segment, cols.dimension) if c)
     text = (cols.customer, cols.channel, cols.event, cols.value, *grain)
     lazy = scan_frame(source, delimiter=delimiter, text_columns=text)
+    if prepare is not None:
+        try:
+            lazy = prepare(lazy)
+        except InputError as exc:
+            raise InputError(f"{describe(source)}: {exc}") from exc
     return _normalise(
         lazy,
         describe(source),
@@ -799,10 +879,11 @@ def read_events(
     source: Source,
     *,
     columns: EventColumns | None = None,
-    conversion_event: str | None = "conversion",
+    conversion_event: str | Sequence[str] | None = "conversion",
     time_unit: str | None = None,
     delimiter: str | None = None,
     conversions_only: bool = False,
+    prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
 ) -> pl.DataFrame:
     """Read and validate events; see :func:`scan_events` for the columns.
 
@@ -825,9 +906,10 @@ def read_events(
         time_unit=time_unit,
         delimiter=delimiter,
         conversions_only=conversions_only,
+        prepare=prepare,
     )
     frame = collect(lazy, source, delimiter=delimiter)
-    return _validate(frame, where, cols)
+    return _validate(frame, where, cols, row_locator(source))
 
 
 # -- paths ----------------------------------------------------------------
@@ -858,9 +940,7 @@ def read_paths(
             out.append(pl.col("total_conversions").cast(pl.Float64, strict=False).alias(alias))
         else:
             out.append(pl.lit(0.0).alias(alias))
-    frame = frame.select(out).with_columns(
-        channels=pl.col("path").str.split(path_sep).list.eval(pl.element().str.strip_chars())
-    )
+    frame = frame.select(out).with_columns(channels=_split_path(pl.col("path"), path_sep))
     # (rows that break the rule, the column named when one does)
     checks: list[tuple[pl.Expr, str]] = [
         (
@@ -882,3 +962,23 @@ def read_paths(
         )
         raise InputError(f"{where}: column '{column}' at row {row} {what}")
     return frame.select("_row", "channels", "conversions", "value", "nulls")
+
+
+def _split_path(path: pl.Expr, sep: str) -> pl.Expr:
+    """Channels of a path, split at every separator not escaped by a backslash.
+
+    ``\\>`` is a separator inside a channel name and ``\\\\`` a backslash (what
+    :meth:`attribution.journeys.Journeys.to_paths_table` writes); spaces around
+    each channel are stripped.
+    """
+    token = sep.strip() or sep
+    # escapes become characters no channel name holds, then go back after the split
+    held = path.str.replace_all("\\\\", "\x00", literal=True).str.replace_all(
+        "\\" + token, "\x01", literal=True
+    )
+    return held.str.split(sep).list.eval(
+        pl.element()
+        .str.strip_chars()
+        .str.replace_all("\x01", token, literal=True)
+        .str.replace_all("\x00", "\\", literal=True)
+    )

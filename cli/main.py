@@ -22,6 +22,7 @@ COMMANDS = {
     "kpis": "kpis",
     "report": "report",
     "transitions": "transitions",
+    "channels": "channels",
 }
 
 

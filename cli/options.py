@@ -26,9 +26,12 @@ import polars as pl
 
 from attribution.api import LabelledModel, parse_models
 from attribution.builder import load_journeys
+from attribution.channels import GRAINS
 from attribution.costs import read_costs
-from attribution.errors import AttributionError
+from attribution.errors import AttributionError, InputError
+from attribution.ga4 import IDENTITIES
 from attribution.journeys import Journeys
+from attribution.readers import EventReader
 from attribution.sinks import (
     OUTPUT_FORMATS,
     TABLE_OUTPUTS,
@@ -177,24 +180,35 @@ def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) ->
 class InputOptions:
     """Everything that says how to read the input and build journeys."""
 
-    source: str
+    source: str | tuple[str, ...]  # one path, or several (INPUT...)
     conversions: str | None
     columns: EventColumns
-    conversion_event: str
+    conversion_event: str | tuple[str, ...]
     time_unit: str | None
     delimiter: str | None
     path_sep: str
     lookback_days: float | None
     collapse_repeats: bool
     max_touches: int | None
+    reader: EventReader | None = None  # --from ga4, --channel-rules ... (see _READER_OPTIONS)
 
     @property
     def files(self) -> tuple[str, ...]:
-        return tuple(f for f in (self.source, self.conversions) if f)
+        """Every file read: INPUT (globs and folders expanded) and --conversions."""
+        found = input_files(self.source)
+        return (*found, self.conversions) if self.conversions else found
+
+    @property
+    def label(self) -> str:
+        """INPUT for messages: its file name, or the first of several."""
+        if isinstance(self.source, str):
+            return os.path.basename(self.source.rstrip("/")) or self.source
+        more = f" (+{len(self.source) - 1} more)" if len(self.source) > 1 else ""
+        return os.path.basename(self.source[0]) + more
 
     def load(self) -> Journeys:
-        with step(f"building journeys from {os.path.basename(self.source)}"):
-            return load_journeys(
+        with step(f"building journeys from {self.label}"):
+            journeys = load_journeys(
                 self.source,
                 conversions=self.conversions,
                 columns=self.columns,
@@ -205,12 +219,16 @@ class InputOptions:
                 lookback_days=self.lookback_days,
                 collapse_repeats=self.collapse_repeats,
                 max_touches=self.max_touches,
+                reader=self.reader,
             )
+        for note in self.reader.notes() if self.reader is not None else []:
+            echo_err(f"note: {note}")
+        return journeys
 
 
 _INPUT_OPTIONS: list[Decorator] = [
     # no checks by click: attribution.sources.data_file says what an input may be, in one line
-    click.argument("input", type=click.Path()),
+    click.argument("input", nargs=-1, required=True, type=click.Path()),
     click.option(
         "--conversions",
         "conversions_file",
@@ -229,9 +247,10 @@ _INPUT_OPTIONS: list[Decorator] = [
     ),
     click.option(
         "--conversion-event",
-        default="conversion",
-        show_default=True,
-        help="Event name that marks a conversion; other rows are touches.",
+        multiple=True,
+        metavar="NAME",
+        help="Event name that marks a conversion; other rows are touches. Repeat for "
+        "several. Default: conversion (purchase with --from ga4).",
     ),
     click.option(
         "--time-unit", type=click.Choice(TIME_UNITS), help="Unit of epoch-number timestamps."
@@ -274,8 +293,10 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> Any:
+        paths = kwargs.pop("input")
+        names = tuple(kwargs.pop("conversion_event"))
         inputs = InputOptions(
-            source=kwargs.pop("input"),
+            source=paths[0] if len(paths) == 1 else tuple(paths),
             conversions=kwargs.pop("conversions_file"),
             columns=EventColumns(
                 customer=kwargs.pop("customer_col"),
@@ -284,7 +305,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
                 event=kwargs.pop("event_col"),
                 value=kwargs.pop("value_col"),
             ),
-            conversion_event=kwargs.pop("conversion_event"),
+            conversion_event=(names[0] if len(names) == 1 else names) or "conversion",
             time_unit=kwargs.pop("time_unit"),
             delimiter=kwargs.pop("delimiter"),
             path_sep=kwargs.pop("path_sep"),
@@ -292,14 +313,115 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
             collapse_repeats=kwargs.pop("collapse_repeats"),
             max_touches=kwargs.pop("max_touches"),
         )
+        inputs = dataclasses.replace(inputs, reader=_reader(inputs, names, kwargs))
         for path in inputs.files:
             remember_input(path)
         return func(inputs=inputs, **kwargs)
 
     decorated: Callable[..., Any] = wrapper
-    for decorator in reversed(_INPUT_OPTIONS):
+    for decorator in reversed([*_INPUT_OPTIONS, *_READER_OPTIONS]):
         decorated = decorator(decorated)
     return decorated
+
+
+def input_files(source: str | tuple[str, ...]) -> tuple[str, ...]:
+    """The files INPUT names, globs and folders expanded (as given where nothing
+    matches: the reader reports that)."""
+    from attribution.files import JSON_LINES, expand, is_many
+
+    found: list[str] = []
+    for item in (source,) if isinstance(source, str) else source:
+        try:
+            paths = expand(item, kinds=JSON_LINES).paths if is_many(item) else (item,)
+        except InputError:
+            paths = (item,)
+        found.extend(os.fspath(p) for p in paths)
+    return tuple(found)
+
+
+# -- readers: GA4 exports and channels from source / medium / campaign -------
+_READER_OPTIONS: list[Decorator] = [
+    click.option(
+        "--from",
+        "from_",
+        type=click.Choice(["events", "ga4"]),
+        default="events",
+        show_default=True,
+        help="What INPUT is: event files (or a paths table), or a GA4 BigQuery export "
+        "(Parquet or NDJSON, one file a day; a touch per session).",
+    ),
+    click.option(
+        "--channel-rules",
+        metavar="ga4|FILE",
+        help="Derive the channel from source, medium and campaign with these rules: ga4 "
+        "(GA4's default channel group) or a rules file (docs/inputs.md). Default with "
+        "--from ga4, or with --source-col/--medium-col/--campaign-col: ga4.",
+    ),
+    click.option(
+        "--channel-by",
+        type=click.Choice(GRAINS),
+        help="Channel grain: the rules' channel (default), or the lower-cased source / "
+        "medium, source or campaign itself.",
+    ),
+    click.option("--source-col", metavar="NAME", help="Traffic source column (utm_source)."),
+    click.option("--medium-col", metavar="NAME", help="Traffic medium column (utm_medium)."),
+    click.option(
+        "--campaign-col", metavar="NAME", help="Campaign column (utm_campaign); optional."
+    ),
+    click.option(
+        "--identity",
+        type=click.Choice(IDENTITIES),
+        help="--from ga4: who is a customer, the device (user_pseudo_id, default) or the "
+        "signed-in user (user_id; a device's sessions go to the user_id it shows).",
+    ),
+]
+
+
+def _reader(inputs: InputOptions, names: tuple[str, ...], kwargs: dict[str, Any]) -> Any:
+    """The reader the options ask for (None: plain events or a paths table)."""
+    from attribution.channels import Channels
+    from attribution.ga4 import GA4Export
+    from attribution.readers import TaggedEvents
+
+    from_ = kwargs.pop("from_")
+    rules, by = kwargs.pop("channel_rules"), kwargs.pop("channel_by")
+    traffic = {
+        "source": kwargs.pop("source_col"),
+        "medium": kwargs.pop("medium_col"),
+        "campaign": kwargs.pop("campaign_col"),
+    }
+    identity = kwargs.pop("identity")
+    if from_ == "ga4":
+        if inputs.conversions is not None:
+            raise click.UsageError("--conversions goes with event files, not --from ga4")
+        if any(traffic.values()):
+            raise click.UsageError(
+                "--source-col and friends go with event files; a GA4 "
+                "export's traffic columns are fixed"
+            )
+        return GA4Export(
+            identity=identity or IDENTITIES[0],
+            conversion_events=names or ("purchase",),
+            channels=Channels(rules=rules or "ga4", by=by or "channel"),
+        )
+    if identity is not None:
+        raise click.UsageError("--identity goes with --from ga4")
+    if rules is None and by is None and not any(traffic.values()):
+        return None
+    channels = Channels(
+        rules=rules or "ga4",
+        by=by or "channel",
+        source=traffic["source"] or "source",
+        medium=traffic["medium"] or "medium",
+        campaign=traffic["campaign"] or "campaign",
+    )
+    return TaggedEvents(
+        channels=channels,
+        columns=inputs.columns,
+        conversion_event=None if inputs.conversions is not None else inputs.conversion_event,
+        time_unit=inputs.time_unit,
+        delimiter=inputs.delimiter,
+    )
 
 
 def output_options(func: Callable[..., Any]) -> Callable[..., Any]:
@@ -597,7 +719,7 @@ def input_coverage(inputs: InputOptions, currency: str | None, has_times: bool) 
     from attribution.coverage import Coverage, input_period
 
     period = None
-    if has_times:
+    if has_times and inputs.reader is None:  # a reader's raw table has other columns
         period = input_period(
             inputs.source,
             conversions=inputs.conversions,
@@ -607,7 +729,7 @@ def input_coverage(inputs: InputOptions, currency: str | None, has_times: bool) 
             delimiter=inputs.delimiter,
         )
     lookback = math.inf if inputs.lookback_days is None else inputs.lookback_days
-    return Coverage(os.path.basename(inputs.source), period, lookback, currency)
+    return Coverage(inputs.label, period, lookback, currency)
 
 
 # -- the finer grains (issue 17) ------------------------------------------------

@@ -14,3 +14,20 @@ def test_pipeline_benchmark_runs_on_the_smallest_size(tmp_path):
     assert journeys.total_conversions + journeys.unattributed.conversions == n_conversions
     assert {run.label for run in result.runs} == set(bench_pipeline.HEURISTICS)
     assert all(s.seconds > 0 and s.peak_mib > 0 for s in stages)
+
+
+def test_ga4_benchmark_runs_on_a_small_export(tmp_path):
+    from benchmarks import bench_ga4
+
+    stages = bench_ga4.run(users=300, days=2, size="10k", repeat=1, folder=tmp_path)
+    assert [s.name for s in stages][:3] == [
+        "GA4 export -> events",
+        "events -> journeys",
+        "GA4 export -> journeys (load_journeys)",
+    ]
+    _, stats = stages[0].result
+    journeys = stages[2].result
+    assert stats["files"] == 2 and stats["sessions"] == journeys.n_touches
+    parquet, csv = stages[3].result, stages[4].result
+    assert csv.n_touches == parquet.n_touches and csv.total_value == parquet.total_value
+    assert all(s.seconds > 0 for s in stages)

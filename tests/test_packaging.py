@@ -48,6 +48,7 @@ def test_wheel_contains_only_the_attribution_namespace(tmp_path):
         "attribution/report/__init__.py",
         "attribution/report/static/report.css",
         "attribution/report/static/report.js",
+        "attribution/data/ga4_channel_rules.csv",
     ):
         assert expected in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))

@@ -163,10 +163,12 @@ def test_every_bad_input_file_is_one_line_naming_it(tmp_path, name, write, says)
     assert_one_line(invoke("run", path, "-m", "first_touch"), f"'{path}'", says)
 
 
-def test_a_folder_is_one_line_saying_so(tmp_path):
+def test_a_folder_without_data_files_is_one_line_saying_so(tmp_path):
+    # a folder of daily files is an input (issue 11); one with none is an error
     folder = tmp_path / "daily.csv"
     folder.mkdir()
-    assert_one_line(invoke("run", folder), f"file '{folder}' is a folder; expected one data file")
+    (folder / "notes.md").write_text("not data\n")
+    assert_one_line(invoke("run", folder), f"folder '{folder}' holds no data files")
 
 
 def test_a_missing_file_is_one_line(tmp_path, sample_events):
@@ -177,7 +179,8 @@ def test_a_missing_file_is_one_line(tmp_path, sample_events):
         result = invoke("run", touches, option, tmp_path / "nope.csv")
         assert_one_line(result, f"file '{tmp_path / 'nope.csv'}' does not exist")
     result = invoke("kpis", sample_events, "--channel-kinds", tmp_path)
-    assert_one_line(result, f"file '{tmp_path}' is a folder")
+    # a folder is read as its files (issue 11): here one without a kind column
+    assert_one_line(result, f"file '{tmp_path}': missing column(s) ['kind']")
 
 
 def test_every_input_option_names_its_own_file(tmp_path, sample_events):
