@@ -36,6 +36,9 @@ class AttributionResult:
     runs: list[ModelRun]
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (model, reason)
     load_errors: dict[str, str] = field(default_factory=dict)
+    # The run summary when ``journeys`` are not the input's own (a partitioned
+    # run keeps only the combined paths); None: summarise ``journeys``.
+    input_summary: dict[str, Any] | None = None
 
     @property
     def credits(self) -> pl.DataFrame:
@@ -79,7 +82,7 @@ class AttributionResult:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return summarise(self.journeys)
+        return summarise(self.journeys) if self.input_summary is None else self.input_summary
 
     def notes(self) -> list[str]:
         """Each model's notes on its run, prefixed with the model's label."""
@@ -171,13 +174,23 @@ def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -
     all models run, those are skipped with a reason instead. A model asked for
     twice gets a ``#2`` after its label.
     """
+    chosen, skipped, errors = choose_models(models, has_times=journeys.has_times)
+    runs = [ModelRun(label, model, run_model(model, journeys)) for label, model in chosen]
+    return AttributionResult(journeys, runs, skipped, errors)
+
+
+def choose_models(
+    models: Sequence[str | Model] | None, *, has_times: bool
+) -> tuple[list[tuple[str, Model]], list[tuple[str, str]], dict[str, str]]:
+    """The labelled models :func:`attribute` runs, the skipped ones with a reason,
+    and the load errors (see there)."""
     skipped: list[tuple[str, str]] = []
     errors: dict[str, str] = {}
     if models is None:
         loaded, errors = get_registry().load_all()
         chosen: list[tuple[str, Model]] = []
         for name, cls in loaded.items():
-            if cls.needs_times and not journeys.has_times:
+            if cls.needs_times and not has_times:
                 skipped.append((name, "needs touch times; the input has none (paths table)"))
                 continue
             chosen.append((name, cls()))
@@ -185,14 +198,12 @@ def attribute(journeys: Journeys, models: Sequence[str | Model] | None = None) -
         chosen = [(_label(spec), make_model(spec)) for spec in models]
         if not chosen:
             raise ModelError("no model to run")
-    runs: list[ModelRun] = []
+    labelled: list[tuple[str, Model]] = []
     seen: dict[str, int] = {}
     for label, model in chosen:
         seen[label] = seen.get(label, 0) + 1
-        if seen[label] > 1:
-            label = f"{label}#{seen[label]}"
-        runs.append(ModelRun(label, model, run_model(model, journeys)))
-    return AttributionResult(journeys, runs, skipped, errors)
+        labelled.append((f"{label}#{seen[label]}" if seen[label] > 1 else label, model))
+    return labelled, skipped, errors
 
 
 def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:

@@ -147,6 +147,11 @@ def _require(columns: list[str], wanted: dict[str, str], where: str) -> None:
             raise InputError(f"{where}: missing {role} column '{name}'; columns found: {columns}")
 
 
+def _at(frame: pl.DataFrame, column: str, row: int) -> Any:
+    """The value of ``column`` at source row ``row`` (rows may be a subset, as in a partition)."""
+    return frame.filter(pl.col("_row") == row)[column][0]
+
+
 def _first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
     hit = frame.lazy().filter(mask).select(pl.col("_row").min()).collect().item()
     return None if hit is None else int(hit)
@@ -268,7 +273,7 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
             pl.col("time").is_null(),
             lambda r: (
                 f"column '{cols.time}': cannot read the timestamp at row {r} "
-                f"({frame['_raw_time'][r - frame['_row'][0]]!r}); expected ISO-8601 "
+                f"({_at(frame, '_raw_time', r)!r}); expected ISO-8601 "
                 "like 2024-05-01T13:45:00Z, a datetime, or epoch numbers with --time-unit"
             ),
         ),
@@ -284,14 +289,14 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
             pl.col("is_conversion") & pl.col("value").is_null(),
             lambda r: (
                 f"column '{cols.value}': cannot read the value at row {r} "
-                f"({frame['_raw_value'][r - frame['_row'][0]]!r}) as a number"
+                f"({_at(frame, '_raw_value', r)!r}) as a number"
             ),
         ),
         (
             pl.col("is_conversion") & (~pl.col("value").is_finite() | (pl.col("value") < 0)),
             lambda r: (
                 f"column '{cols.value}': the conversion at row {r} has value "
-                f"{frame['value'][r - frame['_row'][0]]}; expected a finite number >= 0"
+                f"{_at(frame, 'value', r)}; expected a finite number >= 0"
             ),
         ),
     ]
@@ -340,6 +345,7 @@ def read_events(
     time_unit: str | None = None,
     delimiter: str | None = None,
     conversions_only: bool = False,
+    rows: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """Read and validate events; see :func:`scan_events` for the columns.
 
@@ -347,6 +353,8 @@ def read_events(
     (datetime, ISO-8601 string with or without zone, or epoch number with
     ``time_unit``), a channel (touches), an event name (``conversion_event``
     marks conversions) and an optional conversion value (missing: worth 1).
+    ``rows``, an expression over those columns, keeps only the events it is
+    true for (a partition of the customers); the rest is neither kept nor checked.
 
     Raises
     ------
@@ -363,6 +371,8 @@ def read_events(
         delimiter=delimiter,
         conversions_only=conversions_only,
     )
+    if rows is not None:
+        lazy = lazy.filter(rows)
     try:
         frame = lazy.select(pl.all()).collect()
     except pl.exceptions.PolarsError as exc:

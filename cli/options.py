@@ -17,7 +17,7 @@ from typing import Any
 import click
 import polars as pl
 
-from attribution.api import AttributionResult, attribute
+from attribution.api import AttributionResult
 from attribution.builder import load_journeys
 from attribution.costs import UncostedChannelsWarning, join_costs, read_costs
 from attribution.errors import AttributionError, InputError
@@ -86,6 +86,93 @@ def _lookback(value: str) -> float | None:
     return days
 
 
+# -- scale: partitioned building and Spark (attribution.partition, attribution.spark)
+@dataclass(frozen=True)
+class ScaleOptions:
+    """``--memory-limit``, ``--engine`` and ``--spark-master``."""
+
+    memory_limit: int | None = None
+    engine: str = "polars"
+    spark_master: str | None = None
+
+    def refuse(self, ctx: click.Context | None) -> None:
+        """Raise for a command that needs every journey in memory but was told otherwise."""
+        name = ctx.info_name if ctx is not None else "this command"
+        if self.engine != "polars":
+            raise click.UsageError(f"--engine {self.engine} goes with run, compare and plot")
+        if self.memory_limit is not None:
+            raise click.UsageError(
+                f"--memory-limit goes with run, compare and plot; {name} keeps every journey"
+            )
+
+    def attribute(self, inputs: InputOptions, models: list[str] | None) -> AttributionResult:
+        options: dict[str, Any] = dict(
+            conversions=inputs.conversions,
+            columns=inputs.columns,
+            conversion_event=inputs.conversion_event,
+            time_unit=inputs.time_unit,
+            lookback_days=inputs.lookback_days,
+            collapse_repeats=inputs.collapse_repeats,
+            max_touches=inputs.max_touches,
+        )
+        if self.engine == "spark":
+            from attribution.spark import attribute_spark
+
+            with step("building journeys on Spark"):
+                return attribute_spark(inputs.source, models, master=self.spark_master, **options)
+        from attribution.partition import attribute_events
+
+        with step(f"attributing {os.path.basename(inputs.source)}"):
+            return attribute_events(
+                inputs.source,
+                models,
+                memory_limit=self.memory_limit,
+                delimiter=inputs.delimiter,
+                path_sep=inputs.path_sep,
+                **options,
+            )
+
+
+def _memory(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from attribution.partition import parse_memory
+
+    try:
+        return None if value is None else parse_memory(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_SCALE_OPTIONS: list[Callable[[Callable], Callable]] = [
+    click.option(
+        "--memory-limit",
+        callback=_memory,
+        metavar="SIZE",
+        help="Build journeys in partitions of customers to stay within SIZE (say 4GB); "
+        "default: chosen from the input's size.",
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(["polars", "spark"]),
+        default="polars",
+        show_default=True,
+        help="Build journeys with polars on this machine, or on Spark (the [spark] extra).",
+    ),
+    click.option(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master for --engine spark (default: Spark's own configuration).",
+    ),
+]
+
+
+def _scale(kwargs: dict[str, Any]) -> ScaleOptions:
+    return ScaleOptions(
+        memory_limit=kwargs.pop("memory_limit"),
+        engine=kwargs.pop("engine"),
+        spark_master=kwargs.pop("spark_master"),
+    )
+
+
 @dataclass(frozen=True)
 class InputOptions:
     """Everything that says how to read the input and build journeys."""
@@ -100,12 +187,14 @@ class InputOptions:
     lookback_days: float | None
     collapse_repeats: bool
     max_touches: int | None
+    scale: ScaleOptions = ScaleOptions()
 
     @property
     def files(self) -> tuple[str, ...]:
         return tuple(f for f in (self.source, self.conversions) if f)
 
     def load(self) -> Journeys:
+        self.scale.refuse(click.get_current_context(silent=True))
         with step(f"building journeys from {os.path.basename(self.source)}"):
             return load_journeys(
                 self.source,
@@ -198,12 +287,13 @@ def input_options(func: Callable) -> Callable:
             lookback_days=_lookback(kwargs.pop("lookback")),
             collapse_repeats=kwargs.pop("collapse_repeats"),
             max_touches=kwargs.pop("max_touches"),
+            scale=_scale(kwargs),
         )
         for path in inputs.files:
             remember_input(path)
         return func(inputs=inputs, **kwargs)
 
-    for decorator in reversed(_INPUT_OPTIONS):
+    for decorator in reversed(_INPUT_OPTIONS + _SCALE_OPTIONS):
         wrapper = decorator(wrapper)
     return wrapper
 
@@ -354,9 +444,7 @@ def run_models(inputs: InputOptions, models: tuple[str, ...]) -> AttributionResu
     """Load INPUT, run the models and report the accounts on stderr."""
     for spec in models:  # fail on a bad spec before reading a large input
         make_model(spec)
-    journeys = inputs.load()
-    with step("attributing"):
-        result = attribute(journeys, list(models) if models else None)
+    result = inputs.scale.attribute(inputs, list(models) if models else None)
     echo_err(summary_line(result))
     for name, reason in result.skipped:
         echo_err(f"skipped {name}: {reason}")

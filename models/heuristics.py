@@ -18,6 +18,7 @@ class FirstTouch(TouchWeightModel):
 
     name = "first_touch"
     description = "All credit to the first touch of the journey."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         return (journeys.position == 0).astype(np.float64)
@@ -28,6 +29,7 @@ class LastTouch(TouchWeightModel):
 
     name = "last_touch"
     description = "All credit to the last touch before the conversion."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         last = np.repeat(journeys.lengths - 1, journeys.lengths)
@@ -39,6 +41,7 @@ class Linear(TouchWeightModel):
 
     name = "linear"
     description = "Equal credit to every touch of the journey."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         lengths = journeys.lengths
@@ -61,6 +64,7 @@ class TimeDecay(TouchWeightModel):
 
     name = "time_decay"
     description = "Recent touches get more: weight halves every half_life_days before conversion."
+    combine = "sum"  # credit adds up across any split of the customers
     needs_times = True
 
     def __init__(self, *, half_life_days: float = 7.0) -> None:
@@ -96,6 +100,7 @@ class PositionBased(TouchWeightModel):
 
     name = "position_based"
     description = "U-shaped: `first` to the first touch, `last` to the last, rest to the middle."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def __init__(self, *, first: float = 0.4, last: float = 0.4) -> None:
         self.first = first

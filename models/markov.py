@@ -477,6 +477,7 @@ class Markov(Model):
 
     name = "markov"
     description = "Markov chain removal effects, exact (order k or auto), value tied to last state."
+    combine = "paths"  # runs once on the combined paths of all partitions
 
     def __init__(
         self,

@@ -536,6 +536,7 @@ class Shapley(Model):
 
     name = "shapley"
     description = "Shapley value of each channel set's conversion-rate game (or a closed form)."
+    combine = "paths"  # runs once on the combined paths of all partitions
     allows_negative = True
 
     def __init__(
@@ -674,6 +675,7 @@ class OrderedShapley(Model):
 
     name = "ordered_shapley"
     description = "Simplified Shapley value split over touch positions (Zhao et al. 2018)."
+    combine = "paths"  # runs once on the combined paths of all partitions
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         """Weight of every touch, adding up to 1 per journey."""
