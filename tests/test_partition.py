@@ -296,3 +296,30 @@ def assert_same_dict(a: dict, b: dict) -> None:
 def test_cli_rejects_an_unreadable_memory_limit(sample_events):
     result = CliRunner().invoke(cli, ["run", str(sample_events), "--memory-limit", "lots"])
     assert result.exit_code == 2 and "memory size" in result.output
+
+
+# -- aggregation, which every partition does ------------------------------------
+@pytest.mark.parametrize("n_channels, max_length", [(1, 5), (3, 40), (600, 12)])
+def test_aggregate_groups_exactly_and_sorts_by_length_then_codes(n_channels, max_length):
+    # 600 channels and 12 touches overflow int64 keys, so the keys are re-ranked on the way.
+    rng = np.random.default_rng(n_channels)
+    templates = [
+        list(rng.integers(0, n_channels, rng.integers(1, max_length + 1))) for _ in range(300)
+    ]
+    paths = [templates[i] for i in rng.integers(0, len(templates), 3000)]
+    names = [f"c{i:03d}" for i in range(n_channels)]
+    conv = rng.integers(0, 2, len(paths)).astype(float)
+    j = at.Journeys.from_paths([[names[c] for c in p] for p in paths], conv, nulls=1 - conv)
+    want: dict[tuple, list[float]] = {}
+    for p, c in zip(paths, conv, strict=True):
+        totals = want.setdefault(tuple(names[k] for k in p), [0.0, 0.0])
+        totals[0] += c
+        totals[1] += 1 - c
+    agg = j.aggregate()
+    got = {}
+    for r in range(agg.n_rows):
+        path = tuple(agg.channels[k] for k in agg.codes[agg.offsets[r] : agg.offsets[r + 1]])
+        got[path] = [agg.conversions[r], agg.nulls[r]]
+    assert got == want
+    order = sorted(got, key=lambda p: (len(p), p))
+    assert list(got) == order
