@@ -264,7 +264,8 @@ def split_models(
     Raises :class:`~attribution.errors.ModelError` for a model that needs touch
     times but would run on the combined paths.
     """
-    summed, on_paths = [], []
+    summed: list[tuple[str, Model]] = []
+    on_paths: list[tuple[str, Model]] = []
     for label, model in chosen:
         how = combine_of(model)
         if how == "paths" and model.needs_times:
@@ -367,10 +368,15 @@ def attribute_partitioned(
     cols = columns or EventColumns()
     as_text = False
     if conversions is not None:
-        touches = scan_events(source, columns=cols, conversion_event=None, delimiter=delimiter)
-        extra = scan_events(conversions, columns=cols, conversions_only=True, delimiter=delimiter)
+        kinds = [
+            scan_events(s, columns=cols, delimiter=delimiter, **how).collect_schema()["customer"]
+            for s, how in (
+                (source, {"conversion_event": None}),
+                (conversions, {"conversions_only": True}),
+            )
+        ]
         # build_journeys compares ids as text when the two differ in type; so does the hash
-        as_text = touches.collect_schema()["customer"] != extra.collect_schema()["customer"]
+        as_text = kinds[0] != kinds[1]
 
     reductions = []
     events = 0
