@@ -18,15 +18,15 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore", FutureWarning)  # pyspark's note about pandas 3
     pyspark = pytest.importorskip("pyspark")
 
-import polars as pl  # noqa: E402
-from click.testing import CliRunner  # noqa: E402
+import polars as pl
+from click.testing import CliRunner
 
-import attribution as at  # noqa: E402
-from attribution.cli.main import cli  # noqa: E402
-from attribution.errors import InputError, ModelError  # noqa: E402
-from attribution.spark import attribute_spark, reduce_spark  # noqa: E402
-from tests.eventlogs import random_event_log  # noqa: E402
-from tests.test_partition import BUILTIN, _NeedsTimes, assert_same_result, in_memory  # noqa: E402
+import attribution as at
+from attribution.cli.main import cli
+from attribution.errors import InputError, ModelError
+from attribution.spark import attribute_spark, reduce_spark
+from tests.eventlogs import random_event_log
+from tests.test_partition import BUILTIN, _NeedsTimes, assert_same_result, in_memory
 
 
 @pytest.fixture(scope="module")
