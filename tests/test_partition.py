@@ -323,3 +323,12 @@ def test_aggregate_groups_exactly_and_sorts_by_length_then_codes(n_channels, max
     assert got == want
     order = sorted(got, key=lambda p: (len(p), p))
     assert list(got) == order
+
+
+@pytest.mark.parametrize(
+    "command, option",
+    [("kpis", ["--memory-limit", "4GB"]), ("paths", ["--engine", "spark"])],
+)
+def test_commands_that_keep_every_journey_refuse_scale_options(sample_events, command, option):
+    result = CliRunner().invoke(cli, [command, str(sample_events), *option])
+    assert result.exit_code == 2 and "goes with run, compare and plot" in result.output
