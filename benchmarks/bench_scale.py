@@ -3,8 +3,8 @@ partitions and on Spark, with wall time and peak memory.
 
 Each case runs the CLI in a fresh process (``attribution run INPUT ...``,
 output to a file in a temporary folder) and reports its wall
-time and its peak resident memory (the kernel's ``ru_maxrss`` of the finished
-child; a Spark run's JVM is not counted). The
+time, its CPU time and its peak resident memory (the kernel's accounting of
+that child, ``wait4``; a Spark run's JVM is not counted). The
 event logs come from the package's simulator, generated once into
 ``benchmarks/data/`` (30M customers in chunks of 3M, so that generating them
 fits in memory). ``--limit-as`` also runs each case under ``prlimit --as``
@@ -15,6 +15,7 @@ fits in memory). ``--limit-as`` also runs each case under ``prlimit --as``
     python benchmarks/bench_scale.py 10M                  # auto: partitions chosen by size
     python benchmarks/bench_scale.py 30M --memory-limit 4GB
     python benchmarks/bench_scale.py 1M --engine spark
+    python benchmarks/bench_scale.py --against-ca /tmp/ca/bin/python  # Markov vs CA
     python benchmarks/bench_scale.py --quick              # CI pass: 10k, one run
 """
 
@@ -88,39 +89,73 @@ def input_file(size: str) -> Path:
 
 @dataclass
 class Run:
-    seconds: float
-    peak_mib: float
+    seconds: float  # wall time
+    cpu: float  # user + system CPU time of the process
+    peak_mib: float  # its peak resident set (ru_maxrss)
     status: int
     stderr: str
 
 
+def whole_process(command: list[str]) -> Run:
+    """Run ``command`` to its end: wall time, and CPU time and peak memory from
+    the kernel's accounting of exactly that child (``wait4``)."""
+    with tempfile.TemporaryFile("w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=err, env=_env())
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        text = err.read().strip()
+    cpu = usage.ru_utime + usage.ru_stime
+    return Run(seconds, cpu, usage.ru_maxrss / 1024, proc.returncode, text)
+
+
 def run_cli(args: list[str], *, limit_as: int | None = None) -> Run:
-    """``attribution run ARGS`` in a fresh process: wall time and peak RSS."""
+    """``attribution run ARGS`` in a fresh process (output to a temporary file)."""
     command = [sys.executable, "-c", "from attribution.cli.main import cli; cli()", "run", *args]
     if limit_as is not None:
         command = ["prlimit", f"--as={limit_as}", *command]
     with tempfile.TemporaryDirectory() as folder:
-        out = Path(folder) / "credit.csv"
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            [*command, "-o", str(out)], stderr=subprocess.PIPE, text=True, env=_env()
-        )
-        _, stderr = proc.communicate()
-        seconds = time.perf_counter() - start
-    return Run(seconds, _children_peak_mib(), proc.returncode, stderr.strip())
+        return whole_process([*command, "-o", str(Path(folder) / "credit.csv")])
+
+
+# ChannelAttribution as a whole process: start, import, read the table, one call.
+_CA_SCRIPT = """
+import contextlib, io, sys
+import pandas as pd
+with contextlib.redirect_stdout(io.StringIO()):
+    import ChannelAttribution as ca
+    frame = pd.read_csv(sys.argv[1])
+    ca.markov_model(frame, "path", "total_conversions", var_value="total_conversion_value",
+                    var_null="total_null", order=1, verbose=False, flg_pro=False)
+"""
+
+
+def markov_against_ca(python: str, *, repeat: int) -> None:
+    """`attribution run PATHS -m markov` against ChannelAttribution's whole process
+    on the same 1M-journey, 8-channel paths table, interleaved, best of ``repeat``."""
+    from benchmarks.bench_markov import TABLES, paths_file
+
+    table = paths_file("8ch-1M", TABLES["8ch-1M"])
+    ours, theirs = [], []
+    for _ in range(repeat):
+        ours.append(run_cli([str(table), "-m", "markov"]))
+        theirs.append(whole_process([python, "-c", _CA_SCRIPT, str(table)]))
+        if theirs[-1].status != 0:
+            raise SystemExit(f"ChannelAttribution failed: {theirs[-1].stderr}")
+    for name, runs in (("attribution run -m markov", ours), ("ChannelAttribution", theirs)):
+        wall = ", ".join(f"{r.seconds:.2f}" for r in runs)
+        cpu = ", ".join(f"{r.cpu:.2f}" for r in runs)
+        print(f"{name}: wall {wall} s; CPU {cpu} s")
+    ratio = min(r.seconds for r in ours) / min(r.seconds for r in theirs)
+    print(f"best wall time, ours / ChannelAttribution: {ratio:.2f}")
 
 
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     return env
-
-
-def _children_peak_mib() -> float:
-    """The largest peak resident set of the finished children so far (Linux: KiB)."""
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
 
 def main(argv: list[str] | None = None) -> list[Run]:
@@ -132,7 +167,15 @@ def main(argv: list[str] | None = None) -> list[Run]:
     parser.add_argument("--markov-only", action="store_true", help="one model: markov")
     parser.add_argument("--limit-as", help="also run under prlimit --as=BYTES")
     parser.add_argument("--quick", action="store_true", help="10k customers, one run (CI)")
+    parser.add_argument(
+        "--against-ca",
+        metavar="PYTHON",
+        help="time a one-model Markov run against ChannelAttribution run by this interpreter",
+    )
     args = parser.parse_args(argv)
+    if args.against_ca:
+        markov_against_ca(args.against_ca, repeat=args.repeat)
+        return []
     size = "10k" if args.quick else args.size
     repeat = 1 if args.quick else args.repeat
     path = input_file(size)
