@@ -20,6 +20,7 @@ import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +83,8 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
             "spark.driver.bindAddress": "127.0.0.1",
             "spark.ui.enabled": "false",
             "spark.ui.showConsoleProgress": "false",
+            # a few partitions per core, not Spark's 200 for a cluster
+            "spark.sql.shuffle.partitions": str(4 * (os.cpu_count() or 1)),
         }
     builder = SparkSession.builder.appName("attribution-engine")
     if master is not None:
@@ -199,6 +202,13 @@ def _problems(cols: EventColumns) -> list[tuple[Column, str]]:
     ]
 
 
+def _cache(stack: ExitStack, frame: DataFrame) -> DataFrame:
+    """``frame`` persisted until ``stack`` closes (Spark would recompute it per action)."""
+    frame = frame.persist()
+    stack.callback(frame.unpersist)
+    return frame
+
+
 def _check(events: DataFrame, where: str, cols: EventColumns) -> int:
     """The number of events; raise on the first kind of unusable row found."""
     F = _pyspark()
@@ -291,28 +301,23 @@ def _touches(
 def _journeys(events: DataFrame) -> DataFrame:
     """One row per journey: ``customer, path (array of channels), converted, value``."""
     F = _pyspark()
-    from pyspark.sql import Window
 
     touch = ~F.col("is_conversion")
-    ranked = events.withColumn(
-        "pos",
-        F.when(
-            touch,
-            F.row_number().over(Window.partitionBy("customer", "journey").orderBy(*_event_order())),
-        ),
+    # sort_array compares structs field by field, so a struct of the sort keys
+    # puts the touches in the window's order without another sort of the events.
+    keyed = F.struct(
+        *[k.alias(f"_k{i}") for i, k in enumerate(_order_keys())], F.col("channel").alias("ch")
     )
     return (
-        ranked.groupBy("customer", "journey")
+        events.groupBy("customer", "journey")
         .agg(
-            F.sort_array(F.collect_list(F.when(touch, F.struct("pos", "channel")))).alias(
-                "_touches"
-            ),
+            F.sort_array(F.collect_list(F.when(touch, keyed))).alias("_touches"),
             F.max(F.col("is_conversion").cast("int")).alias("converted"),
             F.max(F.when(F.col("is_conversion"), F.col("value"))).alias("value"),
         )
         .select(
             "customer",
-            F.col("_touches").getField("channel").alias("path"),
+            F.col("_touches").getField("ch").alias("path"),
             "converted",
             F.coalesce("value", F.lit(0.0)).alias("value"),
         )
@@ -459,49 +464,46 @@ def reduce_spark(
             frame = frame.withColumn("customer", F.col("customer").cast("string"))
             extra = extra.withColumn("customer", F.col("customer").cast("string"))
         frame = frame.unionByName(extra)
-    if _check(frame, where, cols) == 0:
-        raise InputError(f"{where} has no events")
-    frame = frame.drop("_bad")
-    channels = tuple(
-        sorted(
-            r["channel"]
-            for r in frame.filter(~F.col("is_conversion")).select("channel").distinct().collect()
+    with ExitStack() as cached:
+        # Read and checked once, then used by every step below.
+        frame = _cache(cached, frame)
+        if _check(frame, where, cols) == 0:
+            raise InputError(f"{where} has no events")
+        touches = frame.filter(~F.col("is_conversion"))
+        channels = tuple(
+            sorted(r["channel"] for r in touches.select("channel").distinct().collect())
         )
-    )
-    events_kept = _touches(
-        frame,
-        lookback_days=lookback_days,
-        collapse_repeats=collapse_repeats,
-        max_touches=max_touches,
-    ).persist()
-    try:
-        journeys = _journeys(events_kept).persist()
-        try:
-            has_touch = F.size("path") > 0
-            totals = journeys.agg(
-                F.sum(F.when(~has_touch, F.col("converted"))).alias("lost"),
-                F.sum(F.when(~has_touch & (F.col("converted") > 0), F.col("value"))).alias(
-                    "lost_value"
-                ),
-                F.countDistinct(F.when(has_touch, F.col("customer"))).alias("customers"),
-            ).first()
-            table = (
-                journeys.filter(has_touch)
-                .groupBy("path")
-                .agg(
-                    F.sum("converted").cast("double").alias("conversions"),
-                    F.sum(F.when(F.col("converted") > 0, F.col("value"))).alias("value"),
-                    F.sum(1 - F.col("converted")).cast("double").alias("nulls"),
-                )
+        events_kept = _cache(
+            cached,
+            _touches(
+                frame.drop("_bad"),
+                lookback_days=lookback_days,
+                collapse_repeats=collapse_repeats,
+                max_touches=max_touches,
+            ),
+        )
+        journeys = _cache(cached, _journeys(events_kept))
+        has_touch = F.size("path") > 0
+        totals = journeys.agg(
+            F.sum(F.when(~has_touch, F.col("converted"))).alias("lost"),
+            F.sum(F.when(~has_touch & (F.col("converted") > 0), F.col("value"))).alias(
+                "lost_value"
+            ),
+            F.countDistinct(F.when(has_touch, F.col("customer"))).alias("customers"),
+        ).first()
+        table = (
+            journeys.filter(has_touch)
+            .groupBy("path")
+            .agg(
+                F.sum("converted").cast("double").alias("conversions"),
+                F.sum(F.when(F.col("converted") > 0, F.col("value"))).alias("value"),
+                F.sum(1 - F.col("converted")).cast("double").alias("nulls"),
             )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FutureWarning)  # pyspark on pandas 3
-                paths = pl.from_arrow(table.toArrow())
-        finally:
-            journeys.unpersist()
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # pyspark on pandas 3
+            paths = pl.from_arrow(table.toArrow())
         sums = _spark_sums(events_kept, models, channels)
-    finally:
-        events_kept.unpersist()
     assert totals is not None and isinstance(paths, pl.DataFrame)
     paths = paths.select(
         pl.col("path").alias("channels"),
