@@ -202,7 +202,8 @@ def main(argv: list[str] | None = None) -> list[Run]:
     print(
         f"  wall time best of {repeat}: {best.seconds:.2f} s "
         f"(all: {', '.join(f'{r.seconds:.2f}' for r in runs)}); "
-        f"peak RSS of the largest run: {max(r.peak_mib for r in runs):,.0f} MiB"
+        f"CPU time {best.cpu:.2f} s; "
+        f"peak RSS (largest of the runs): {max(r.peak_mib for r in runs):,.0f} MiB"
         + (f"; under prlimit --as={limit}" if limit else "")
     )
     return runs
