@@ -70,8 +70,10 @@ def spark_session(master: str | None = None, config: dict[str, str] | None = Non
     with ``config`` on top.
 
     Naive timestamps are read as UTC, as the polars reader does. In local
-    mode the driver listens on the loopback interface only, and neither the
-    web UI nor the console progress bar is started.
+    mode (``master`` ``local...``, or none given and no ``MASTER`` set) the
+    driver listens on the loopback interface only, and neither the web UI
+    nor the console progress bar is started; so a cluster master set only in
+    ``spark-defaults.conf`` must be passed as ``master``.
     """
     _pyspark()
     from pyspark.sql import SparkSession
@@ -325,7 +327,7 @@ def _journeys(events: DataFrame) -> DataFrame:
 
 
 # -- credit that needs touch times, on Spark ----------------------------------
-def _time_decay_weight(model: Model) -> Callable[[], Column]:
+def _time_decay_weight(model: TimeDecay) -> Callable[[], Column]:
     F = _pyspark()
     from pyspark.sql import Window
 
@@ -343,7 +345,7 @@ def _time_decay_weight(model: Model) -> Callable[[], Column]:
 def _spark_weight(model: Model) -> Callable[[], Column] | None:
     """The per-touch weight of a model that needs touch times, as a Spark column,
     for the models that have one (the built-in time decay, not a subclass)."""
-    if type(model) is TimeDecay:
+    if type(model) is TimeDecay and isinstance(model, TimeDecay):  # narrowed for mypy
         # Its own check of half_life_days, on one touch, before any Spark job.
         model.weights(Journeys.from_paths([["x"]], [1.0], days_before=[[0.0]]))
         return _time_decay_weight(model)
