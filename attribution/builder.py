@@ -94,8 +94,8 @@ def build_journeys(
         .then(pl.col("value"))
         .otherwise(pl.col("code").cast(pl.Float64))
     )
-    # One contiguous chunk per column: a streamed read leaves hundreds, and the
-    # sort and the gathers below run a third faster without them.
+    # One contiguous chunk per column (read_events gives that already; a frame
+    # made otherwise may have hundreds): the sort and gathers run a third faster.
     keyed = keyed.rechunk()
     # Sort the keys once and gather only what is needed: sorting the whole
     # frame would move its string columns, which costs more than the sort.

@@ -374,8 +374,9 @@ def read_events(
     if rows is not None:
         lazy = lazy.filter(rows)
     try:
-        # The streaming engine reads in batches: about half the peak memory of in-memory.
-        frame = lazy.select(pl.all()).collect(engine="streaming")
+        # The streaming engine reads in batches: about half the peak memory of
+        # in-memory. Its hundreds of chunks are joined while nothing else is held.
+        frame = lazy.select(pl.all()).collect(engine="streaming").rechunk()
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{where} cannot be read: {exc}") from exc
     return _validate(frame, where, cols)
