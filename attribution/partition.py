@@ -72,10 +72,10 @@ __all__ = [
 Combine = Literal["sum", "paths"]
 COMBINES: tuple[Combine, ...] = ("sum", "paths")
 
-# Peak resident memory of an in-memory run per input event, and what the
+# Peak resident memory of building journeys per input event, and what the
 # process holds before reading (interpreter, polars, numpy, scipy, the
-# models); measured on the benchmark logs (1M to 10M customers, about 3.4
-# events a customer): docs/scale.md. A partition is sized to fit the limit
+# models); measured on the benchmark logs (docs/scale.md: 168 bytes an event
+# for a partition of 14.7M events). A partition is sized to fit the limit
 # with these, with a margin for the parts of a run that are not per event.
 BYTES_PER_EVENT = 180
 BASELINE_BYTES = 450 * 2**20
