@@ -51,6 +51,9 @@ class AttributionResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (model, reason)
     load_errors: dict[str, str] = field(default_factory=dict)
     intervals: Intervals | None = None  # bootstrap bounds, see with_intervals()
+    # The run summary when ``journeys`` are not the input's own (a partitioned
+    # run keeps only the combined paths); None: summarise ``journeys``.
+    input_summary: dict[str, Any] | None = None
 
     @property
     def credits(self) -> pl.DataFrame:
@@ -126,7 +129,7 @@ class AttributionResult:
 
     @property
     def summary(self) -> dict[str, Any]:
-        return summarise(self.journeys)
+        return summarise(self.journeys) if self.input_summary is None else self.input_summary
 
     def __repr__(self) -> str:
         s = self.summary
@@ -300,15 +303,26 @@ def attribute(
     all models run, those are skipped with a reason instead. A model asked for
     twice gets a ``#2`` after its label.
     """
+    chosen, skipped, errors = choose_models(models, has_times=journeys.has_times)
+    runs = [ModelRun(label, model, run_model(model, journeys)) for label, model in chosen]
+    result = AttributionResult(journeys, runs, skipped, errors)
+    if intervals is not None:
+        result = result.with_intervals(intervals, level=level, seed=seed)
+    return result
+
+
+def choose_models(
+    models: ModelSpec | Sequence[ModelSpec] | None, *, has_times: bool
+) -> tuple[list[tuple[str, Model]], list[tuple[str, str]], dict[str, str]]:
+    """The labelled models :func:`attribute` runs, the skipped ones with a reason,
+    and the load errors (see there)."""
     skipped: list[tuple[str, str]] = []
     errors: dict[str, str] = {}
-    if isinstance(models, (str, Model)):  # one model, not a sequence of its letters
-        models = [models]
     if models is None:
         loaded, errors = get_registry().load_all()
         chosen: list[tuple[str, Model]] = []
         for name, cls in loaded.items():
-            if cls.needs_times and not journeys.has_times:
+            if cls.needs_times and not has_times:
                 skipped.append((name, "needs touch times; the input has none (paths table)"))
                 continue
             chosen.append((name, cls()))
@@ -316,17 +330,12 @@ def attribute(
         chosen = [(m.label, m.model) for m in parse_models(models)]
         if not chosen:
             raise ModelError("no model to run")
-    runs: list[ModelRun] = []
+    labelled: list[tuple[str, Model]] = []
     seen: dict[str, int] = {}
     for label, model in chosen:
         seen[label] = seen.get(label, 0) + 1
-        if seen[label] > 1:
-            label = f"{label}#{seen[label]}"
-        runs.append(ModelRun(label, model, run_model(model, journeys)))
-    result = AttributionResult(journeys, runs, skipped, errors)
-    if intervals is not None:
-        result = result.with_intervals(intervals, level=level, seed=seed)
-    return result
+        labelled.append((f"{label}#{seen[label]}" if seen[label] > 1 else label, model))
+    return labelled, skipped, errors
 
 
 def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from attribution.journeys import Journeys
 
 __all__ = [
+    "HasHalfLife",
     "HasPositionCredit",
     "HasRemovalEffects",
     "HasTransitions",
@@ -43,6 +44,19 @@ class HasTransitions(Protocol):
     """
 
     def transition_table(self) -> pl.DataFrame: ...
+
+
+@runtime_checkable
+class HasHalfLife(Protocol):
+    """A model whose touch weights halve every ``half_life_days`` before the
+    journey's last touch, normalised per journey (time decay).
+
+    Declaring it is a promise about the weights, so that a backend that cannot
+    run the model's Python (Spark) computes them as a column of its own.
+    """
+
+    @property
+    def half_life_days(self) -> float: ...
 
 
 @runtime_checkable

@@ -8,7 +8,7 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from attribution.arrays import csr_offsets, distinct, ranges
+from attribution.arrays import csr_offsets, distinct, path_keys, ranges
 
 __all__ = ["ChannelPairs", "JourneyKeys", "Journeys", "Unattributed"]
 
@@ -386,27 +386,35 @@ class Journeys:
             return replace(
                 self, days_before=None, customer=None, conversion_channel=None, keys=None
             )
+        # Grouped by (length, key): exact, and sorting by it sorts the paths.
+        # One integer groups faster than two: the length goes on top when it fits.
+        lengths = self.lengths
+        key = path_keys(self.codes, self.offsets, self.n_channels)
+        shift = 63 - int(lengths.max()).bit_length()
+        by = ["key"] if int(key.max()) < 2**shift else ["n", "key"]
+        if by == ["key"]:
+            key = (lengths.astype(np.int64) << shift) | key
         frame = pl.DataFrame(
             {
-                "row": pl.Series(self.row_of_touch, dtype=pl.Int64),
-                "code": pl.Series(self.codes, dtype=pl.UInt32),
+                "n": lengths,
+                "key": key,
+                "conversions": self.conversions,
+                "value": self.value,
+                "nulls": self.nulls,
             }
-        )
-        lists = frame.group_by("row", maintain_order=True).agg(pl.col("code"))
+        ).with_row_index("row")
         grouped = (
-            lists.with_columns(
-                conversions=pl.Series(self.conversions),
-                value=pl.Series(self.value),
-                nulls=pl.Series(self.nulls),
+            frame.group_by(by)
+            .agg(
+                pl.col(c for c in ("n", "row") if c not in by).first(),
+                pl.col("conversions", "value", "nulls").sum(),
             )
-            .group_by("code")
-            .agg(pl.col("conversions", "value", "nulls").sum())
-            .with_columns(n=pl.col("code").list.len())
-            .sort("n", "code")
+            .sort(by)
         )
         lengths = grouped["n"].to_numpy().astype(np.int64)
         offsets = csr_offsets(lengths)
-        codes = grouped["code"].explode().to_numpy().astype(np.uint32)
+        first = grouped["row"].to_numpy().astype(np.int64)
+        codes = self.codes[ranges(self.offsets[first], lengths)].astype(np.uint32)
         return Journeys(
             channels=self.channels,
             codes=codes,

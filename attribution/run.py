@@ -81,7 +81,7 @@ class Run:
 
 
 def run(
-    source: Journeys | Source,
+    source: Journeys | AttributionResult | Source,
     models: Sequence[ModelSpec] | None = None,
     *,
     costs: pl.DataFrame | Source | Mapping[str, float] | None = None,
@@ -93,9 +93,10 @@ def run(
 
     Parameters
     ----------
-    source : Journeys, path or DataFrame
+    source : Journeys, AttributionResult, path or DataFrame
         Journeys, or an events or paths source read by
-        :func:`attribution.builder.load_journeys` with the options ``load``.
+        :func:`attribution.builder.load_journeys` with the options ``load``; or
+        a finished result (a partitioned or Spark run), whose costs are joined.
     models : sequence of specs, optional
         Model specs, model objects or :func:`attribution.api.parse_models`'
         result; they are parsed and checked before ``source`` is read.
@@ -113,9 +114,12 @@ def run(
     Run
         The result; :meth:`Run.messages` has the summary and the warnings.
     """
-    chosen = parse_models(models) if models is not None else None
-    journeys = source if isinstance(source, Journeys) else load_journeys(source, **load)
-    result = attribute(journeys, chosen)
+    if isinstance(source, AttributionResult):
+        result = source
+    else:
+        chosen = parse_models(models) if models is not None else None
+        journeys = source if isinstance(source, Journeys) else load_journeys(source, **load)
+        result = attribute(journeys, chosen)
     if intervals is not None:
         result = result.with_intervals(**vars(intervals))
     costed = None

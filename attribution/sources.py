@@ -185,7 +185,7 @@ def _parquet(path: Path, options: ReadOptions) -> pl.LazyFrame:
     schema is read first with its zone check off, and only files that need it
     are read eagerly (still with the check off) and put into UTC.
     """
-    with _lenient_time_zones():
+    with lenient_time_zones():
         schema = pl.read_parquet_schema(path)
     odd = {
         name: dtype
@@ -196,7 +196,7 @@ def _parquet(path: Path, options: ReadOptions) -> pl.LazyFrame:
     }
     if not odd:
         return pl.scan_parquet(path)
-    with _lenient_time_zones():
+    with lenient_time_zones():
         # the stored numbers are UTC instants whatever the zone: relabel, do not shift
         frame = pl.read_parquet(path).with_columns(
             pl.col(name).cast(pl.Int64).cast(pl.Datetime(dtype.time_unit, "UTC"))
@@ -206,7 +206,7 @@ def _parquet(path: Path, options: ReadOptions) -> pl.LazyFrame:
 
 
 @contextlib.contextmanager
-def _lenient_time_zones() -> Iterator[None]:
+def lenient_time_zones() -> Iterator[None]:
     # polars' documented switch; set only around the calls that read a file's
     # schema, so the rest of the process keeps polars' own zone check
     key = "POLARS_IGNORE_TIMEZONE_PARSE_ERROR"
@@ -387,10 +387,15 @@ def read_frame(source: Source, *, delimiter: str | None = None) -> pl.DataFrame:
     return collect(lazy, source, delimiter=delimiter)
 
 
-def collect(lazy: pl.LazyFrame, source: Source, *, delimiter: str | None = None) -> pl.DataFrame:
+def collect(
+    lazy: pl.LazyFrame, source: Source, *, delimiter: str | None = None, streaming: bool = False
+) -> pl.DataFrame:
     """``lazy.collect()``, a failure while reading ``source`` made one line that
-    names it (see :func:`read_error`)."""
+    names it (see :func:`read_error`). ``streaming`` reads in batches: about half
+    the peak memory; its many chunks are joined while nothing else is held."""
     try:
+        if streaming:
+            return lazy.collect(engine="streaming").rechunk()
         return lazy.collect()
     except (pl.exceptions.PolarsError, OSError, pl.exceptions.PanicException) as exc:
         if isinstance(source, (str, os.PathLike)):
@@ -541,6 +546,11 @@ def first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
     """The smallest ``_row`` of ``frame`` where ``mask`` holds, or None."""
     hit = frame.lazy().filter(mask).select(pl.col("_row").min()).collect().item()
     return None if hit is None else int(hit)
+
+
+def _at(frame: pl.DataFrame, column: str, row: int) -> Any:
+    """The value of ``column`` at source row ``row`` (rows may be a subset, as in a partition)."""
+    return frame.filter(pl.col("_row") == row)[column][0]
 
 
 def first_failure(frame: pl.DataFrame, masks: list[pl.Expr]) -> tuple[int, int] | None:
@@ -773,7 +783,7 @@ def _validate(
             pl.col("time").is_null(),
             lambda r: (
                 f"column '{cols.time}': cannot read the timestamp at row {r} "
-                f"({frame['_raw_time'][r - frame['_row'][0]]!r}); expected ISO-8601 "
+                f"({_at(frame, '_raw_time', r)!r}); expected ISO-8601 "
                 "like 2024-05-01T13:45:00Z, a datetime, or epoch numbers with time_unit"
             ),
             "time_unit",
@@ -792,7 +802,7 @@ def _validate(
             pl.col("is_conversion") & pl.col("value").is_null(),
             lambda r: (
                 f"column '{cols.value}': cannot read the value at row {r} "
-                f"({frame['_raw_value'][r - frame['_row'][0]]!r}) as a number"
+                f"({_at(frame, '_raw_value', r)!r}) as a number"
             ),
             None,
         ),
@@ -800,7 +810,7 @@ def _validate(
             pl.col("is_conversion") & (~pl.col("value").is_finite() | (pl.col("value") < 0)),
             lambda r: (
                 f"column '{cols.value}': the conversion at row {r} has value "
-                f"{frame['value'][r - frame['_row'][0]]}; expected a finite number >= 0"
+                f"{_at(frame, 'value', r)}; expected a finite number >= 0"
             ),
             None,
         ),
@@ -884,6 +894,7 @@ def read_events(
     delimiter: str | None = None,
     conversions_only: bool = False,
     prepare: Callable[[pl.LazyFrame], pl.LazyFrame] | None = None,
+    rows: pl.Expr | None = None,
 ) -> pl.DataFrame:
     """Read and validate events; see :func:`scan_events` for the columns.
 
@@ -891,6 +902,8 @@ def read_events(
     (datetime, ISO-8601 string with or without zone, or epoch number with
     ``time_unit``), a channel (touches), an event name (``conversion_event``
     marks conversions) and an optional conversion value (missing: worth 1).
+    ``rows``, an expression over those columns, keeps only the events it is
+    true for (a partition of the customers); the rest is neither kept nor checked.
 
     Raises
     ------
@@ -908,7 +921,12 @@ def read_events(
         conversions_only=conversions_only,
         prepare=prepare,
     )
-    frame = collect(lazy, source, delimiter=delimiter)
+    if rows is not None:
+        lazy = lazy.filter(rows)
+    # A partition is read in batches (about half the peak memory); a whole input
+    # that fits is read at once, which also reads frames the streaming engine
+    # cannot (a Parquet zone relabelled to UTC in memory).
+    frame = collect(lazy, source, delimiter=delimiter, streaming=rows is not None)
     return _validate(frame, where, cols, row_locator(source))
 
 

@@ -7,6 +7,7 @@ seconds, with the process's peak resident memory during the stage in MiB.
 
     python benchmarks/bench_shapley.py                 # 1M journeys, 8 and 500 channels
     python benchmarks/bench_shapley.py 100k --channels 8 --repeat 5
+    python benchmarks/bench_shapley.py --table 500ch-1M  # the 539k-path table of bench_markov
     python benchmarks/bench_shapley.py --quick         # CI pass: 10k journeys, one run
 """
 
@@ -53,13 +54,35 @@ def run(n_journeys: int, n_channels: int, *, repeat: int = 3, seed: int = 0) -> 
     return stages
 
 
+def run_table(name: str, *, repeat: int = 3) -> list[Stage]:
+    """The ``shapley`` model on one of bench_markov's paths tables (read, not timed)."""
+    import attribution as at
+    from benchmarks.bench_markov import TABLES, paths_file
+
+    paths = at.load_journeys(paths_file(name, TABLES[name]))
+    model = Shapley()
+    stage = measure(
+        f"shapley on the {name} paths table", lambda: run_model(model, paths), repeat=repeat
+    )
+    details = model.details()
+    print(
+        f"\n{name}: {paths.n_rows:,} distinct paths over {paths.n_channels} channels; "
+        f"{details['sets']:,} channel sets, {details['subset_pairs']:,} (set, seen subset) pairs"
+    )
+    print(report([stage]))
+    return [stage]
+
+
 def main(argv: list[str] | None = None) -> list[Stage]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("size", nargs="?", default="1M", choices=sorted(SIZES))
     parser.add_argument("--channels", type=int, nargs="+", default=[8, 500])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10k journeys, one run (CI)")
+    parser.add_argument("--table", help="instead: shapley on a bench_markov paths table")
     args = parser.parse_args(argv)
+    if args.table:
+        return run_table(args.table, repeat=args.repeat)
     n = SIZES["10k"] if args.quick else SIZES[args.size]
     repeat = 1 if args.quick else args.repeat
     stages: list[Stage] = []

@@ -10,6 +10,7 @@ import polars as pl
 from attribution.api import LabelledModel
 from attribution.cli.options import (
     InputOptions,
+    attribute_inputs,
     cost_options,
     echo_all,
     emit,
@@ -19,14 +20,12 @@ from attribution.cli.options import (
     model_option,
     output_format,
     output_options,
-    step,
     write_result,
 )
 from attribution.compare import Measure, compare
 from attribution.costs import COST_COLUMNS
 from attribution.intervals import IntervalSettings, compact_table
 from attribution.labels import kind_of
-from attribution.run import run
 from attribution.text import render_table
 
 
@@ -77,9 +76,7 @@ def command(
     if baseline is not None and intervals is None:
         raise click.UsageError("--baseline goes with --intervals N")
     fmt = output_format(output, fmt)  # fails before the input is read
-    journeys = inputs.load()
-    with step("attributing"):
-        outcome = run(journeys, models, costs=costs, intervals=intervals)
+    outcome = attribute_inputs(inputs, models, costs=costs, intervals=intervals)
     echo_all(outcome.messages())
     wide = compare(outcome.credits, measure, sort=sort, baseline=baseline)
     kind = kind_of(measure)  # every model's column and the spread read as the measure does

@@ -24,7 +24,7 @@ from typing import Any, cast
 import click
 import polars as pl
 
-from attribution.api import LabelledModel, parse_models
+from attribution.api import AttributionResult, LabelledModel, parse_models
 from attribution.builder import load_journeys
 from attribution.channels import GRAINS
 from attribution.costs import read_costs
@@ -176,6 +176,155 @@ def _delimiter(ctx: click.Context, param: click.Parameter, value: str | None) ->
     return check_delimiter(value)
 
 
+# -- scale: partitioned building and Spark (attribution.partition, attribution.spark)
+@dataclass(frozen=True)
+class ScaleOptions:
+    """``--memory-limit``, ``--engine`` and ``--spark-master``."""
+
+    memory_limit: int | None = None
+    engine: str = "polars"
+    spark_master: str | None = None
+
+    def refuse(self, ctx: click.Context | None) -> None:
+        """Raise for a command that needs every journey in memory but was told otherwise."""
+        name = ctx.info_name if ctx is not None else "this command"
+        if ctx is not None and ctx.meta.get(_BUILT_APART):
+            return  # run, compare, plot: asked builds_apart() first
+        if self.engine != "polars":
+            raise click.UsageError(f"--engine {self.engine} goes with run, compare and plot")
+        if self.memory_limit is not None:
+            raise click.UsageError(
+                f"--memory-limit goes with run, compare and plot; {name} keeps every journey"
+            )
+
+    def builds_apart(self, inputs: InputOptions) -> bool:
+        """Whether the journeys are built away from this process's memory: on Spark,
+        or in partitions of customers (asked with --memory-limit, or chosen because
+        one large event file would not fit; :func:`attribution.partition.partitions_for`)."""
+        ctx = click.get_current_context(silent=True)
+        if ctx is not None:
+            ctx.meta[_BUILT_APART] = True
+        if self.engine == "spark":
+            return True
+        one_file = (
+            inputs.reader is None
+            and isinstance(inputs.source, str)
+            and os.path.isfile(inputs.source)
+        )
+        if not one_file:
+            if self.memory_limit is not None:
+                raise click.UsageError(
+                    "--memory-limit goes with one event file (not several files or --from ga4)"
+                )
+            return False
+        if self.memory_limit is not None:
+            return True
+        from attribution.partition import partitions_for
+
+        try:
+            return partitions_for(inputs.source, conversions=inputs.conversions) > 1
+        except AttributionError:  # the in-memory read names the problem in its own words
+            return False
+
+    def attribute(
+        self, inputs: InputOptions, models: list[LabelledModel] | None
+    ) -> AttributionResult:
+        options: dict[str, Any] = dict(
+            conversions=inputs.conversions,
+            columns=inputs.columns,
+            conversion_event=inputs.conversion_event,
+            time_unit=inputs.time_unit,
+            lookback_days=inputs.lookback_days,
+            collapse_repeats=inputs.collapse_repeats,
+            max_touches=inputs.max_touches,
+        )
+        if self.engine == "spark":
+            from attribution.spark import attribute_spark
+
+            with step("building journeys on Spark"):
+                return attribute_spark(inputs.source, models, master=self.spark_master, **options)
+        from attribution.partition import attribute_events
+
+        with step(f"attributing {inputs.label}"):
+            return attribute_events(
+                cast(str, inputs.source),
+                models,
+                memory_limit=self.memory_limit,
+                delimiter=inputs.delimiter,
+                path_sep=inputs.path_sep,
+                **options,
+            )
+
+
+_BUILT_APART = "attribution.built_apart"  # ctx.meta: the command asked builds_apart()
+
+
+def attribute_inputs(
+    inputs: InputOptions,
+    models: list[LabelledModel] | None,
+    *,
+    costs: pl.DataFrame | None = None,
+    totals: bool = True,
+    intervals: Any = None,
+) -> Any:
+    """Build the journeys of INPUT and run the models (:func:`attribution.run.run`):
+    in memory, or in partitions or on Spark when the scale options or the input's
+    size ask (:meth:`ScaleOptions.builds_apart`). For run, compare and plot."""
+    from attribution.run import run
+
+    if inputs.scale.builds_apart(inputs):
+        if intervals is not None:
+            raise click.UsageError(
+                "--intervals resamples customers, which needs every journey in memory; "
+                "leave out --memory-limit and --engine spark"
+            )
+        result = inputs.scale.attribute(inputs, models)
+        return run(result, costs=costs, totals=totals)
+    journeys = inputs.load()
+    with step("attributing"):
+        return run(journeys, models, costs=costs, totals=totals, intervals=intervals)
+
+
+def _memory(ctx: click.Context, param: click.Parameter, value: str | None) -> int | None:
+    from attribution.partition import parse_memory
+
+    try:
+        return None if value is None else parse_memory(value)
+    except InputError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+_SCALE_OPTIONS: list[Decorator] = [
+    click.option(
+        "--memory-limit",
+        callback=_memory,
+        metavar="SIZE",
+        help="Build journeys in partitions of customers to stay within SIZE (say 4GB); "
+        "default: chosen from the input's size.",
+    ),
+    click.option(
+        "--engine",
+        type=click.Choice(["polars", "spark"]),
+        default="polars",
+        show_default=True,
+        help="Build journeys with polars on this machine, or on Spark (the [spark] extra).",
+    ),
+    click.option(
+        "--spark-master",
+        metavar="URL",
+        help="Spark master for --engine spark (default: Spark's own configuration).",
+    ),
+]
+
+
+def _scale(kwargs: dict[str, Any]) -> ScaleOptions:
+    return ScaleOptions(
+        memory_limit=kwargs.pop("memory_limit"),
+        engine=kwargs.pop("engine"),
+        spark_master=kwargs.pop("spark_master"),
+    )
+
+
 @dataclass(frozen=True)
 class InputOptions:
     """Everything that says how to read the input and build journeys."""
@@ -191,6 +340,7 @@ class InputOptions:
     collapse_repeats: bool
     max_touches: int | None
     reader: EventReader | None = None  # --from ga4, --channel-rules ... (see _READER_OPTIONS)
+    scale: ScaleOptions = ScaleOptions()
 
     @property
     def files(self) -> tuple[str, ...]:
@@ -207,6 +357,7 @@ class InputOptions:
         return os.path.basename(self.source[0]) + more
 
     def load(self) -> Journeys:
+        self.scale.refuse(click.get_current_context(silent=True))
         with step(f"building journeys from {self.label}"):
             journeys = load_journeys(
                 self.source,
@@ -312,6 +463,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
             lookback_days=kwargs.pop("lookback"),
             collapse_repeats=kwargs.pop("collapse_repeats"),
             max_touches=kwargs.pop("max_touches"),
+            scale=_scale(kwargs),
         )
         inputs = dataclasses.replace(inputs, reader=_reader(inputs, names, kwargs))
         for path in inputs.files:
@@ -319,7 +471,7 @@ def input_options(func: Callable[..., Any]) -> Callable[..., Any]:
         return func(inputs=inputs, **kwargs)
 
     decorated: Callable[..., Any] = wrapper
-    for decorator in reversed([*_INPUT_OPTIONS, *_READER_OPTIONS]):
+    for decorator in reversed([*_INPUT_OPTIONS, *_READER_OPTIONS, *_SCALE_OPTIONS]):
         decorated = decorator(decorated)
     return decorated
 

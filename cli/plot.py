@@ -11,13 +11,13 @@ from attribution.api import LabelledModel
 from attribution.cli.options import (
     InputOptions,
     all_inputs,
+    attribute_inputs,
     cost_options,
     echo_all,
     echo_err,
     input_options,
     measure_option,
     model_option,
-    step,
 )
 from attribution.compare import Measure
 from attribution.costs import COST_COLUMNS, TOTAL
@@ -30,7 +30,6 @@ from attribution.plot import (
     save_chart,
     style,
 )
-from attribution.run import run
 
 if TYPE_CHECKING:
     from attribution.compare import Measure
@@ -75,9 +74,7 @@ def command(
     # fail on a missing extra or a bad file name before reading a large input
     require_matplotlib()
     fmt = chart_format(output, fmt)
-    journeys = inputs.load()
-    with step("attributing"):
-        outcome = run(journeys, models, costs=costs, totals=False)
+    outcome = attribute_inputs(inputs, models, costs=costs, totals=False)
     echo_all(outcome.messages())
     credits = outcome.credits
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()

@@ -10,6 +10,7 @@ import polars as pl
 from attribution.api import LabelledModel
 from attribution.cli.options import (
     InputOptions,
+    attribute_inputs,
     baseline_option,
     cost_options,
     currency_option,
@@ -27,7 +28,7 @@ from attribution.cli.options import (
 )
 from attribution.intervals import IntervalSettings, compact_table, wide_with_bounds
 from attribution.labels import whole_counts
-from attribution.run import Run, run
+from attribution.run import Run
 from attribution.text import render_table
 
 if TYPE_CHECKING:
@@ -105,14 +106,14 @@ def command(
         from attribution.grains import check_costs
 
         check_costs(grain, costs)  # before the input is read
-    journeys = inputs.load()
-    with step("attributing"):
-        outcome: Run
-        if grain is None:
-            outcome = run(journeys, models, costs=costs, totals=totals, intervals=intervals)
-        else:
-            from attribution.grains import run_at
+    outcome: Run
+    if grain is None:
+        outcome = attribute_inputs(inputs, models, costs=costs, totals=totals, intervals=intervals)
+    else:  # the grains need every journey's keys: in memory
+        from attribution.grains import run_at
 
+        journeys = inputs.load()
+        with step("attributing"):
             outcome = run_at(journeys, models, grain, costs=costs, totals=totals)
     echo_all(outcome.messages())
 

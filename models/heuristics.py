@@ -20,6 +20,7 @@ class FirstTouch(TouchWeightModel):
     name = "first_touch"
     description = "All credit to the first touch of the journey."
     summary = "Gives each conversion wholly to the first channel the customer came through."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         return (journeys.position == 0).astype(np.float64)
@@ -31,6 +32,7 @@ class LastTouch(TouchWeightModel):
     name = "last_touch"
     description = "All credit to the last touch before the conversion."
     summary = "Gives each conversion wholly to the last channel before it."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         last = np.repeat(journeys.lengths - 1, journeys.lengths)
@@ -43,6 +45,7 @@ class Linear(TouchWeightModel):
     name = "linear"
     description = "Equal credit to every touch of the journey."
     summary = "Splits each conversion equally among the touches before it."
+    combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         lengths = journeys.lengths
@@ -69,6 +72,7 @@ class TimeDecay(TouchWeightModel):
         "Splits each conversion among its touches, recent ones counting more: a touch's "
         "weight halves every {half_life_days:g} days before the conversion."
     )
+    combine = "sum"  # credit adds up across any split of the customers
     needs_times = True
     constraints: ClassVar[Constraints] = {
         "half_life_days": Interval(Real, 0, None, closed="neither")
@@ -119,6 +123,7 @@ class PositionBased(TouchWeightModel):
             lambda first, last: first + last <= 1 + 1e-12, "shares adding up to at most 1"
         ),
     }
+    combine = "sum"  # credit adds up across any split of the customers
 
     def __init__(self, *, first: float = 0.4, last: float = 0.4) -> None:
         self.first = first

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 
 from attribution.capabilities import RowCredit
 from attribution.constraints import Constraints, Integral, Interval, Options
@@ -189,11 +188,14 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
     codes = j.codes.astype(np.int64)
     lengths = j.lengths
     width = np.minimum(lengths, order)
-    n_windows = lengths - width + 1
     row = j.row_of_touch
-    starts = np.flatnonzero(j.position < n_windows[row])
-    srow = row[starts]
-    keys = _window_keys(codes, starts, width[srow], order, n_ch + 1)
+    if order == 1:  # every touch starts a window of itself
+        starts, srow, keys = np.arange(len(codes)), row, codes + 1
+    else:
+        n_windows = lengths - width + 1
+        starts = np.flatnonzero(j.position < n_windows[row])
+        srow = row[starts]
+        keys = _window_keys(codes, starts, width[srow], order, n_ch + 1)
 
     # Merge consecutive identical states of a journey (at order 1: a > a > b is a -> b).
     same = np.zeros(len(keys), dtype=bool)
@@ -212,15 +214,23 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
     inner = ~tail
     w = j.conversions + j.nulls
     last = sid[tail]  # one per row, in row order
-    src = np.concatenate([np.zeros(j.n_rows, dtype=np.int64), sid[inner], last, last])
-    dst = np.concatenate(
-        [sid[head], sid[1:][inner[:-1]], np.full(j.n_rows, conv_id), np.full(j.n_rows, null_id)]
-    )
-    cnt = np.concatenate([w, w[srow[inner]], j.conversions, j.nulls])
-    if size * size <= _DENSE_KEYS:  # a bincount beats sorting the edges
-        dense = np.bincount(src * size + dst, weights=cnt, minlength=size * size)
-        counts = sp.csr_matrix(dense.reshape(size, size).astype(np.float64))
+    step_src, step_dst = sid[inner], sid[1:][inner[:-1]]
+    if size * size <= _DENSE_KEYS:  # bincounts beat sorting the edges
+        dense = (
+            np.bincount(step_src * size + step_dst, weights=w[srow[inner]], minlength=size * size)
+            .reshape(size, size)
+            .astype(np.float64, copy=False)
+        )  # int64 when nothing to count
+        dense[0] += np.bincount(sid[head], weights=w, minlength=size)
+        dense[:, conv_id] += np.bincount(last, weights=j.conversions, minlength=size)
+        dense[:, null_id] += np.bincount(last, weights=j.nulls, minlength=size)
+        counts = sp.csr_matrix(dense)
     else:
+        src = np.concatenate([np.zeros(j.n_rows, dtype=np.int64), step_src, last, last])
+        dst = np.concatenate(
+            [sid[head], step_dst, np.full(j.n_rows, conv_id), np.full(j.n_rows, null_id)]
+        )
+        cnt = np.concatenate([w, w[srow[inner]], j.conversions, j.nulls])
         counts = sp.coo_matrix((cnt, (src, dst)), shape=(size, size)).tocsr()
         counts.eliminate_zeros()
     value = np.bincount(last, weights=j.value, minlength=n_states + 1)
@@ -381,6 +391,8 @@ def _solve_iterative(
 
 
 def _solve_splu(q: sp.csr_matrix, rhs: np.ndarray, members: sp.csc_matrix) -> _Solution:
+    import scipy.sparse.linalg as spla  # only this rare case needs it; it takes 0.1 s to import
+
     n, n_ch = q.shape[0], members.shape[1]
     a = (sp.identity(n, format="csc") - q.tocsc()).tocsc()
     x = spla.splu(a).solve(rhs)
@@ -502,6 +514,7 @@ class Markov(Model):
         "folds": Interval(Integral, 2, None, closed="left"),
         "seed": Interval(Integral, 0, None, closed="left"),
     }
+    combine = "paths"  # runs once on the combined paths of all partitions
 
     def __init__(
         self,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import typing
 import weakref
 from collections.abc import Iterable, Mapping
@@ -11,9 +12,8 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-from scipy.special import beta
 
-from attribution.arrays import csr_offsets, distinct, ranges
+from attribution.arrays import csr_offsets, distinct, ranges, unique_runs
 from attribution.capabilities import RowCredit
 from attribution.constraints import Constraints, Integral, Interval, Options
 from attribution.journeys import Journeys
@@ -90,9 +90,9 @@ class ChannelSets:
 def channel_sets(journeys: Journeys) -> ChannelSets:
     """Group journeys by their set of distinct channels.
 
-    Sets of up to 63 channels are uint64 bitmasks; with more channels a set is
-    encoded exactly by walking its sorted codes through a trie, one position
-    at a time, so no hash can collide.
+    Sets of up to 63 channels are uint64 bitmasks; with more channels sets are
+    grouped by a hash of their channels and checked member by member, so that
+    grouping stays exact.
     """
     n_ch = journeys.n_channels
     if journeys.n_rows == 0:
@@ -102,7 +102,7 @@ def channel_sets(journeys: Journeys) -> ChannelSets:
     if n_ch <= _MASK_CHANNELS:
         row_set, offsets, codes = _sets_by_mask(journeys)
     else:
-        row_set, offsets, codes = _sets_by_trie(journeys)
+        row_set, offsets, codes = _sets_by_hash(journeys)
     k = len(offsets) - 1
 
     def total(w: np.ndarray) -> np.ndarray:
@@ -148,33 +148,61 @@ def _distinct_touches(
         cells = np.flatnonzero(dense)
         index = np.cumsum(dense > 0) - 1
         return cells // n_ch, cells % n_ch, dense[cells], index[keys]
-    uniq, of_touch, counts = np.unique(keys, return_inverse=True, return_counts=True)
+    uniq, of_touch, counts = unique_runs(keys)  # keys run sorted row by row
     return uniq // n_ch, uniq % n_ch, counts, of_touch
 
 
-def _sets_by_trie(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    n_ch = journeys.n_channels
+def _sets_by_hash(journeys: Journeys) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sets of any number of channels, grouped by a hash and checked member by member.
+
+    A set's hash is the sum (mod 2**64) of a fixed random number per channel
+    (Zobrist hashing), so sets come in the order of their hashes, which
+    depends on the channel codes only. Rows that share a hash are compared
+    with their set's first row; should two different sets ever share one
+    (about 1e-8 over a million sets), they are grouped exactly by their
+    bitmasks instead.
+    """
     rows, codes, _, _ = _distinct_touches(journeys)
     n = journeys.n_rows
     dlen = np.bincount(rows, minlength=n)
     doff = csr_offsets(dlen)
-    prefix = np.zeros(n, dtype=np.int64)  # id of each row's prefix at the current depth
-    final = np.empty(n, dtype=np.int64)
-    base = 0
-    for depth in range(int(dlen.max())):  # a loop over positions, not journeys
-        active = np.flatnonzero(dlen > depth)
-        uniq, inv = np.unique(
-            prefix[active] * n_ch + codes[doff[active] + depth], return_inverse=True
-        )
-        prefix[active] = inv
-        ends = dlen[active] == depth + 1
-        # Ids of each depth get their own range, so (depth, id) is one integer.
-        final[active[ends]] = base + inv[ends]
-        base += len(uniq)
-    _, first_row, row_set = np.unique(final, return_index=True, return_inverse=True)
+    zobrist = _zobrist(journeys.n_channels)
+    # Every row has a touch, so reduceat's segments are never empty.
+    hashes = np.add.reduceat(zobrist[codes], doff[:-1])
+    _, first_row, row_set = np.unique(hashes, return_index=True, return_inverse=True)
+    rep = first_row[row_set]
+    same = dlen[rep] == dlen
+    if same.all():
+        same = codes[ranges(doff[rep], dlen)] == codes[ranges(doff[:-1], dlen)]
+    if not same.all():
+        row_set, first_row = _sets_by_masks(codes, doff, journeys.n_channels)
     sizes = dlen[first_row]
     set_codes = codes[ranges(doff[first_row], sizes)]
     return row_set.astype(np.int64), csr_offsets(sizes), set_codes.astype(np.int64)
+
+
+def _zobrist(n_channels: int) -> np.ndarray:
+    """A fixed random 64-bit number per channel code (seeded: the same every run)."""
+    return np.random.default_rng(0).integers(0, 2**64, n_channels, dtype=np.uint64)
+
+
+def _sets_by_masks(
+    codes: np.ndarray, doff: np.ndarray, n_channels: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Set of every row and a row of each set, from bitmasks of several 64-bit words
+    (exact, slower): the fallback of :func:`_sets_by_hash`."""
+    word = codes // 64
+    bit = np.left_shift(np.uint64(1), (codes % 64).astype(np.uint64))
+    names = [f"w{w}" for w in range((n_channels + 63) // 64)]
+    masks = {
+        name: np.bitwise_or.reduceat(np.where(word == w, bit, np.uint64(0)), doff[:-1])
+        for w, name in enumerate(names)  # a loop over words of 64 channels
+    }
+    rank = pl.DataFrame(masks).select(pl.struct(names[::-1]).rank("dense")).to_series()
+    row_set = rank.to_numpy().astype(np.int64) - 1
+    first_row = np.empty(int(row_set.max()) + 1, dtype=np.int64)
+    first_row[row_set] = np.arange(len(row_set))  # any row of a set will do
+    return row_set, first_row
 
 
 # -- seen subsets ------------------------------------------------------------
@@ -193,6 +221,34 @@ class _Pairs:
         return _Pairs(self.u[keep], self.t[keep], self.pos[ranges(starts[keep], s[keep])])
 
 
+def _argsort_codes(codes: np.ndarray, n_channels: int) -> np.ndarray:
+    """A stable argsort of channel codes; numpy radix-sorts 16-bit integers, which
+    is several times faster than sorting them as int64."""
+    small = np.uint16 if n_channels <= 1 << 16 else np.int64
+    return np.argsort(codes.astype(small), kind="stable")
+
+
+def _find_members(
+    sets: ChannelSets, t: np.ndarray, code: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where channel ``code[i]`` is among the members of set ``t[i]`` (an index into
+    ``sets.codes``), and whether it is there at all.
+
+    A binary search inside each set's own members (they ascend), all queries
+    at once: a few steps over short segments, where one search over every
+    member of every set would wander through the whole array.
+    """
+    lo = sets.offsets[t]
+    hi = sets.offsets[t + 1]
+    for _ in range(int(sets.sizes.max()).bit_length()):  # a loop over halvings
+        mid = (lo + hi) // 2
+        right = (mid < hi) & (sets.codes[np.minimum(mid, len(sets.codes) - 1)] < code)
+        lo = np.where(right, mid + 1, lo)
+        hi = np.where(right, hi, mid)
+    at = np.minimum(lo, len(sets.codes) - 1)
+    return at, (lo < sets.offsets[t + 1]) & (sets.codes[at] == code)
+
+
 def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -> _Pairs:
     """Every pair (u, t), u in ``sources`` and t in ``targets``, with set u inside set t.
 
@@ -207,12 +263,11 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
     empty = np.zeros(0, dtype=np.int64)
     if len(sources) == 0 or len(targets) == 0:
         return _Pairs(empty, empty, empty)
-    keys = sets.member_keys
     member_set = sets.member_set
     # Index 1: members of targets by channel.
     t_members = ranges(sets.offsets[targets], sizes[targets])
     t_codes = sets.codes[t_members]
-    post1 = t_members[np.argsort(t_codes, kind="stable")]
+    post1 = t_members[_argsort_codes(t_codes, n_ch)]
     count1 = np.bincount(t_codes, minlength=n_ch)
     start1 = csr_offsets(count1)[:-1]
     # Index 2: pairs of members of targets by their two channels (a loop over sizes).
@@ -226,9 +281,17 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
         second.append((base + ib).ravel())
     pa, pb = np.concatenate(first), np.concatenate(second)
     pkey = sets.codes[pa] * n_ch + sets.codes[pb]
-    order = np.argsort(pkey, kind="stable")
+    # by the first channel, then stably by the second: two radix sorts, not one of pkey
+    by_second = _argsort_codes(sets.codes[pb], n_ch)
+    order = by_second[_argsort_codes(sets.codes[pa][by_second], n_ch)]
     post2_a, post2_b = pa[order], pb[order]
-    uniq2, start2, count2 = np.unique(pkey[order], return_index=True, return_counts=True)
+    uniq2, _, count2 = unique_runs(pkey[order])  # sorted already: one pass
+    start2 = csr_offsets(count2)[:-1]
+    # Where each pair of channels is in uniq2: a table when it is small enough.
+    slot = None
+    if n_ch * n_ch <= _DENSE_PAIRS:
+        slot = np.full(n_ch * n_ch, len(uniq2), dtype=np.int64)
+        slot[uniq2] = np.arange(len(uniq2))
 
     us, ts, poss = [], [], []
     for m in distinct(sizes[sources]):  # a loop over source sizes
@@ -243,7 +306,8 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
         else:
             ia, ib = np.triu_indices(m, 1)
             k2 = ucodes[:, ia] * n_ch + ucodes[:, ib]
-            loc = np.minimum(np.searchsorted(uniq2, k2), len(uniq2) - 1)
+            loc = np.searchsorted(uniq2, k2) if slot is None else slot[k2]
+            loc = np.minimum(loc, len(uniq2) - 1)
             cnt = np.where(uniq2[loc] == k2, count2[loc], 0)
             best = np.argmin(cnt, axis=1)
             rows = np.arange(len(src))
@@ -276,10 +340,10 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
                     other = np.ones((len(entry), m), dtype=bool)
                     other[row, ia[bi]] = False
                     other[row, ib[bi]] = False
-                    query = (cand_t[:, None] * n_ch + ucodes[which])[other]
-                    found_at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+                    t_of = np.repeat(cand_t, m - 2)
+                    found_at, found = _find_members(sets, t_of, ucodes[which][other])
                     pos[other] = found_at
-                    inside = (keys[found_at] == query).reshape(-1, m - 2).all(axis=1)
+                    inside = found.reshape(-1, m - 2).all(axis=1)
                     which, cand_t, pos = which[inside], cand_t[inside], pos[inside]
             us.append(src[which])
             ts.append(cand_t)
@@ -290,6 +354,20 @@ def _subset_pairs(sets: ChannelSets, sources: np.ndarray, targets: np.ndarray) -
 
 
 # -- Shapley values of the seen-set games -------------------------------------
+def _beta(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The beta function B(a, b) = (a-1)! (b-1)! / (a+b-1)! of positive whole numbers.
+
+    From a table of log-factorials (one entry per set size): importing
+    scipy.special for it would cost a run 0.2 s.
+    """
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    if a.size == 0:
+        return np.zeros(a.shape)
+    top = int((a + b).max())
+    log_factorial = np.array([math.lgamma(k + 1) for k in range(top)])  # a loop over sizes
+    return np.exp(log_factorial[a - 1] + log_factorial[b - 1] - log_factorial[a + b - 1])
+
+
 def _exact_phi(sets: ChannelSets, worth: np.ndarray, pairs: _Pairs) -> np.ndarray:
     """Exact Shapley values, one per entry of ``sets.codes`` (non-zero only for
     the targets of ``pairs``), of the game on each target t whose worth is
@@ -305,8 +383,8 @@ def _exact_phi(sets: ChannelSets, worth: np.ndarray, pairs: _Pairs) -> np.ndarra
     s = sizes[pairs.u].astype(np.float64)
     v = worth[pairs.u]
     proper = s < n
-    w_out = np.where(proper, beta(s + 1, np.where(proper, n - s, 1.0)), 0.0)  # i not in u
-    w_in = beta(s, n - s + 1)  # i in u
+    w_out = np.where(proper, _beta(s + 1, np.where(proper, n - s, 1.0)), 0.0)  # i not in u
+    w_in = _beta(s, n - s + 1)  # i in u
     outside = np.bincount(pairs.t, weights=-v * w_out, minlength=sets.n_sets)
     phi = np.repeat(outside, sizes)
     phi += np.bincount(
@@ -561,6 +639,7 @@ class Shapley(Model):
         "Shares each conversion by how much each channel adds to the conversion rate of the "
         "channels it appears with (Shapley values)."
     )
+    combine = "paths"  # runs once on the combined paths of all partitions
     allows_negative = True
     constraints: ClassVar[Constraints] = {
         "characteristic": Options(*CHARACTERISTICS),
@@ -742,6 +821,7 @@ class OrderedShapley(Model):
         "Splits each conversion equally among the distinct channels of its journey, and each "
         "channel's part over its touches."
     )
+    combine = "paths"  # runs once on the combined paths of all partitions
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         """Weight of every touch, adding up to 1 per journey."""

@@ -31,3 +31,15 @@ def test_ga4_benchmark_runs_on_a_small_export(tmp_path):
     parquet, csv = stages[3].result, stages[4].result
     assert csv.n_touches == parquet.n_touches and csv.total_value == parquet.total_value
     assert all(s.seconds > 0 for s in stages)
+
+
+def test_scale_benchmark_runs_the_cli_in_partitions(tmp_path, monkeypatch):
+    from benchmarks import bench_scale
+
+    monkeypatch.setattr(bench_scale, "DATA", tmp_path)
+    monkeypatch.setattr(
+        bench_scale, "input_file", lambda size: bench_scale.events_file(size, folder=tmp_path)
+    )
+    runs = bench_scale.main(["--quick", "--memory-limit", "600MB"])
+    assert len(runs) == 1 and runs[0].status == 0
+    assert "10,000 customers" in runs[0].stderr and runs[0].peak_mib > 0

@@ -477,3 +477,32 @@ def test_sampling_is_reported_on_stderr_and_in_json(tmp_path):
     assert f"note: {note}" in result.stderr
     exact = CliRunner().invoke(cli, ["run", events, "-m", "shapley", "--format", "json"])
     assert "notes" not in json.loads(exact.stdout) and "note:" not in exact.stderr
+
+
+def test_sets_of_many_channels_stay_exact_when_their_hashes_collide(monkeypatch):
+    import attribution.models.shapley as shapley
+
+    rng = np.random.default_rng(1)
+    names = [f"ch{i:03d}" for i in range(90)]
+    paths = [list(rng.choice(names, rng.integers(1, 6))) for _ in range(400)]
+    conv = rng.integers(0, 2, len(paths)).astype(float)
+    j = at.Journeys.from_paths(paths, conv, nulls=1 - conv)
+    want = shapley.channel_sets(j)
+    # Every set hashing alike forces the exact fallback (bitmasks of 64-bit words).
+    monkeypatch.setattr(shapley, "_zobrist", lambda n: np.zeros(n, dtype=np.uint64))
+    got = shapley.channel_sets(j)
+    assert got.n_sets == want.n_sets == len({frozenset(p) for p in paths})
+
+    def members(sets):
+        return sorted(
+            (tuple(sets.codes[sets.offsets[k] : sets.offsets[k + 1]]), sets.conversions[k])
+            for k in range(sets.n_sets)
+        )
+
+    assert members(got) == members(want)
+
+    def set_of_row(sets, r):
+        k = sets.row_set[r]
+        return tuple(sets.codes[sets.offsets[k] : sets.offsets[k + 1]])
+
+    assert all(set_of_row(got, r) == set_of_row(want, r) for r in range(j.n_rows))

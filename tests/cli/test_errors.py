@@ -316,7 +316,7 @@ def test_an_unforeseen_error_is_one_line_that_says_it_is_a_bug(sample_events, mo
     def broken(*args, **kwargs):
         raise KeyError("surprise\nsecond line")
 
-    monkeypatch.setattr(run_command, "run", broken)
+    monkeypatch.setattr(run_command, "attribute_inputs", broken)
     monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
     result = invoke("run", sample_events, "-m", "linear")
     lines = result.stderr.strip().splitlines()
