@@ -241,6 +241,10 @@ class ScaleOptions:
         if self.engine == "spark":
             from attribution.spark import attribute_spark
 
+            if not isinstance(inputs.source, str) or inputs.reader is not None:
+                raise click.UsageError(
+                    "--engine spark reads one path Spark can read (a file, folder or glob)"
+                )
             with step("building journeys on Spark"):
                 return attribute_spark(inputs.source, models, master=self.spark_master, **options)
         from attribution.partition import attribute_events
