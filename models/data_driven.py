@@ -30,6 +30,7 @@ __all__ = [
     "PenalisedGLM",
     "design_matrix",
     "members_of",
+    "no_touch_rate",
 ]
 
 Link = Literal["hazard", "logit"]
@@ -1058,28 +1059,48 @@ class DataDriven(Model):
         return PenalisedGLM(link=self.link, monotone=self.monotone)
 
     # -- the run ------------------------------------------------------------------
-    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+    def fit(self, journeys: Journeys) -> DataDriven:
+        """Fit P(conversion | journey) on ``journeys`` without crediting them;
+        sets ``fit_``, ``p_no_touch_`` and the cross-validation scores ``cv_``.
+
+        Requires at least one conversion.
+        """
         self._validate()
         self._reset()
+        self._prepare(journeys)
+        return self
+
+    def _prepare(self, journeys: Journeys) -> None:
         n = journeys.n_channels
-        if journeys.n_rows == 0 or journeys.total_conversions <= 0:
-            return self._frame(journeys, *_equal_split(journeys), 0.0, 0.0)
         # Work on channels recoded in an order the data gives them, so that
         # renaming channels changes nothing (folds and sampled orders included).
         order = _canonical_order(journeys)
         recode = np.empty(n, dtype=np.uint32)
         recode[order] = np.arange(n, dtype=np.uint32)
         work = replace(journeys, codes=recode[journeys.codes])
-        members = members_of(work, times=self.times)
-        sig = signatures(members, work)
+        sig = signatures(members_of(work, times=self.times), work)
         layout = Layout(n, sig.members.n_bins, self.interactions, self.positions)
         design = Design(design_matrix(sig.members, layout), layout)
-        fit = self._fit(design, sig.conversions, sig.nulls)
-        p0 = float(fit.predict(sparse.csr_array((1, layout.n_features)))[0])
+        self.fit_ = self._fit(design, sig.conversions, sig.nulls)
+        self.p_no_touch_ = float(self.fit_.predict(sparse.csr_array((1, layout.n_features)))[0])
+        self.layout_ = layout
+        self.recode_ = recode
+        self.channel_order_ = [journeys.channels[c] for c in order]
+        self.signatures_ = sig
+        self.rows_ = int(sig.members.n_rows)
+        self.total_conversions_ = journeys.total_conversions
+
+    def attribute(self, journeys: Journeys) -> pl.DataFrame:
+        self._validate()
+        self._reset()
+        if journeys.n_rows == 0 or journeys.total_conversions <= 0:
+            return self._frame(journeys, *_equal_split(journeys), 0.0, 0.0)
+        self._prepare(journeys)
+        sig, p0 = self.signatures_, self.p_no_touch_
         credit = _shapley_of_lift(
-            fit,
+            self.fit_,
             sig.members,
-            layout,
+            self.layout_,
             p0,
             conversions=sig.conversions,
             value=sig.value,
@@ -1088,14 +1109,9 @@ class DataDriven(Model):
             seed=self.seed,
         )
         conv, val, base_c, base_v = self._share(sig, credit, p0)
-        self.fit_ = fit
-        self.layout_ = layout
-        self.channel_order_ = [journeys.channels[c] for c in order]
-        self.rows_ = int(sig.members.n_rows)
-        self.p_no_touch_ = p0
+        del self.signatures_  # the data itself is not kept on the model
         self.baseline_conversions_ = base_c
         self.baseline_value_ = base_v
-        self.total_conversions_ = journeys.total_conversions
         self.sampled_rows_ = int(credit.sampled_rows.sum())
         self.sampled_conversions_ = float(sig.conversions[credit.sampled_rows].sum())
         self.standard_error_ = {
@@ -1106,6 +1122,7 @@ class DataDriven(Model):
             for c in np.flatnonzero(credit.var_conversions + credit.var_value > 0)
         }
         # Back from the canonical codes to the journeys' own.
+        recode = self.recode_
         return self._frame(journeys, conv[recode], val[recode], base_c, base_v)
 
     def _reset(self) -> None:
@@ -1212,18 +1229,21 @@ class DataDriven(Model):
             "distinct_rows": self.rows_,
             "features": self.layout_.n_features,
             "p_no_touch": self.p_no_touch_,
-            "baseline_conversions": self.baseline_conversions_,
-            "baseline_value": self.baseline_value_,
-            "baseline_share": self.baseline_conversions_ / total if total > 0 else 0.0,
             "cross_validation": self.cv_,
             "coefficients": self._coefficients(),
-            "sampled_rows": self.sampled_rows_,
-            "sampled_conversions": self.sampled_conversions_,
-            "samples": self.samples if self.sampled_rows_ else 0,
-            "standard_error": self.standard_error_,
         }
         if isinstance(self.fit_, GLMFit):
             out["converged"] = self.fit_.converged
+        if hasattr(self, "baseline_conversions_"):  # credited, not only fitted
+            out.update(
+                baseline_conversions=self.baseline_conversions_,
+                baseline_value=self.baseline_value_,
+                baseline_share=self.baseline_conversions_ / total if total > 0 else 0.0,
+                sampled_rows=self.sampled_rows_,
+                sampled_conversions=self.sampled_conversions_,
+                samples=self.samples if self.sampled_rows_ else 0,
+                standard_error=self.standard_error_,
+            )
         return out
 
     def _coefficients(self) -> dict[str, Any]:
@@ -1263,6 +1283,15 @@ class DataDriven(Model):
             f"sampled Shapley value ({self.samples} orders, seed {self.seed}); --details "
             "gives the standard errors"
         ]
+
+
+def no_touch_rate(journeys: Journeys, *, seed: int = 0) -> float:
+    """The chance of converting with no touch, estimated from ``journeys``:
+    ``p_no_touch_`` of the default :class:`DataDriven` fitted to them (0
+    when there is no conversion)."""
+    if journeys.n_rows == 0 or journeys.total_conversions <= 0:
+        return 0.0
+    return DataDriven(seed=seed).fit(journeys).p_no_touch_
 
 
 def _bin_labels() -> list[str]:

@@ -517,6 +517,14 @@ class Shapley(Model):
         Random orders per set size for the sampled sets. Default 10,000.
     seed : int
         Seed of the sampled orders. Default 0.
+    base_rate : float or "estimate"
+        ``conversion_rate`` only: subtract this chance of converting with no
+        touch from every seen set's rate, so that the game plays only the
+        conversions the channels add (a set that converts no better gets no
+        game and is shared equally). ``estimate`` takes the ``data_driven``
+        model's fitted chance of converting with no touch
+        (:func:`attribution.models.data_driven.no_touch_rate`). Default 0: the
+        rates as they are.
 
     Notes
     -----
@@ -547,11 +555,13 @@ class Shapley(Model):
         max_exact: int = 16,
         samples: int = 10_000,
         seed: int = 0,
+        base_rate: float | Literal["estimate"] = 0.0,
     ) -> None:
         self.characteristic = characteristic
         self.max_exact = max_exact
         self.samples = samples
         self.seed = seed
+        self.base_rate = base_rate
 
     def _validate(self) -> None:
         if self.characteristic not in CHARACTERISTICS:
@@ -562,6 +572,13 @@ class Shapley(Model):
         _check_int("shapley", "max_exact", self.max_exact, 1)
         _check_int("shapley", "samples", self.samples, 2)
         _check_int("shapley", "seed", self.seed, 0)
+        b = self.base_rate
+        if b != "estimate" and (
+            isinstance(b, bool) or not isinstance(b, (int, float)) or not 0 <= b < 1
+        ):
+            raise ModelError(
+                f"shapley: base_rate must be 'estimate' or a number in [0, 1), got {b!r}"
+            )
 
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
         self._validate()
@@ -577,7 +594,13 @@ class Shapley(Model):
         elif self.characteristic == "subset_rates":
             conv, val = self._subset_rates(sets, journeys)
         else:
-            conv, val = self._conversion_rate(sets, journeys.channels)
+            base = self.base_rate
+            if base == "estimate":
+                from attribution.models.data_driven import no_touch_rate
+
+                base = no_touch_rate(journeys, seed=self.seed)
+            self.base_rate_ = float(base)
+            conv, val = self._conversion_rate(sets, journeys.channels, self.base_rate_)
         return credit_frame(journeys, conv, val)
 
     @staticmethod
@@ -595,12 +618,14 @@ class Shapley(Model):
         return share * journeys.total_conversions, share * journeys.total_value
 
     def _conversion_rate(
-        self, sets: ChannelSets, channels: tuple[str, ...]
+        self, sets: ChannelSets, channels: tuple[str, ...], base: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        worth = sets.rate
+        seen = sets.conversions + sets.nulls > 0
+        worth = np.where(seen, sets.rate - base, 0.0)
         targets = np.flatnonzero((sets.conversions != 0) | (sets.value != 0))
-        # Value without conversions (a rate of 0) has no game to play: shared equally.
-        playable = targets[worth[targets] != 0]
+        # Value without conversions (a rate of 0), or a rate no better than the
+        # base, has no game to play: shared equally.
+        playable = targets[worth[targets] > 0]
         pairs = _subset_pairs(sets, np.flatnonzero(worth != 0), playable)
         self.subset_pairs_ = len(pairs.u)
         sizes = sets.sizes
@@ -637,6 +662,7 @@ class Shapley(Model):
         out: dict[str, Any] = {"characteristic": self.characteristic, "sets": self.sets_}
         if self.characteristic == "conversion_rate":
             out.update(
+                base_rate=self.base_rate_,
                 subset_pairs=self.subset_pairs_,
                 sampled_sets=self.sampled_sets_,
                 sampled_conversions=self.sampled_conversions_,
