@@ -124,7 +124,8 @@ class Touches:
 
     def per_row(self, weights: np.ndarray) -> np.ndarray:
         """Sum of per-pair ``weights`` by row."""
-        return np.bincount(self.pair_row, weights=weights, minlength=self.n_rows)
+        out = np.bincount(self.pair_row, weights=weights, minlength=self.n_rows)
+        return out.astype(np.float64)  # bincount of nothing is integer
 
     def has(self, channel: int) -> np.ndarray:
         """Per row: whether it touches ``channel``."""

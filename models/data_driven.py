@@ -135,14 +135,14 @@ def members_of(journeys: Journeys, *, times: bool = True) -> Members:
     first_touch, last_touch = order[start], order[end - 1]
     offsets = csr_offsets(np.bincount(row, minlength=journeys.n_rows))
     pos = journeys.position
-    use_times = times and journeys.days_before is not None
-    if use_times and len(codes):
-        days = journeys.days_before
-        row_end = days[journeys.offsets[1:] - 1]  # days of each row's last touch
+    days = journeys.days_before if times else None
+    recency: np.ndarray = np.zeros(len(row), dtype=np.int64)
+    if days is not None and len(codes):
+        # Days before the row's last touch, not before its end: a null journey
+        # ends at its last touch, so its end carries no time of its own.
+        row_end = days[journeys.offsets[1:] - 1]
         gap = np.maximum(days[last_touch] - row_end[row], 0.0)
         recency = np.searchsorted(np.asarray(RECENCY_EDGES), gap, side="right").astype(np.int64)
-    else:
-        recency = np.zeros(len(row), dtype=np.int64)
     # Rank of each member's first (last) touch among its row's members.
     first_rank = np.empty(len(row), dtype=np.int64)
     last_rank = np.empty(len(row), dtype=np.int64)
@@ -152,7 +152,7 @@ def members_of(journeys: Journeys, *, times: bool = True) -> Members:
     return Members(
         n_rows=journeys.n_rows,
         n_channels=journeys.n_channels,
-        n_bins=len(RECENCY_EDGES) + 1 if use_times else 0,
+        n_bins=len(RECENCY_EDGES) + 1 if days is not None else 0,
         offsets=offsets,
         code=code,
         count=np.minimum(end - start, _COUNT_CAP),
@@ -503,7 +503,8 @@ class Estimator(Protocol):
     only choose the penalty and may stop early.
     """
 
-    penalties: Sequence[float]
+    @property
+    def penalties(self) -> Sequence[float]: ...
 
     def fit(
         self,
@@ -1209,7 +1210,8 @@ class DataDriven(Model):
         share = np.where(
             ok[row], credit.phi / np.where(ok, lift, 1.0)[row], 1.0 / np.maximum(sizes, 1)[row]
         )
-        base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 0.0)
+        # What would have converted anyway: all of it when the journey adds nothing.
+        base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 1.0)
         if self.baseline:
             share = share * (1 - base)[row]
         n = members.n_channels
