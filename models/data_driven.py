@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import typing
@@ -123,9 +124,15 @@ def members_of(journeys: Journeys, *, times: bool = True) -> Members:
     """The :class:`Members` of every row of ``journeys`` (recency bins when
     ``times`` and the journeys have touch times)."""
     # Each row's touches by channel, keeping time order within a channel.
-    order = _sort_within_rows(journeys.offsets, journeys.codes.astype(np.int64))
-    codes = journeys.codes.astype(np.int64)[order]
     rot = journeys.row_of_touch
+    if journeys.n_channels < 1 << 16:
+        # A stable radix sort by channel, then a stable sort by row, which only
+        # merges one ascending run per channel.
+        by_code = np.argsort(journeys.codes.astype(np.uint16), kind="stable")
+        order = by_code[np.argsort(rot[by_code], kind="stable")]
+    else:
+        order = _sort_within_rows(journeys.offsets, journeys.codes.astype(np.int64))
+    codes = journeys.codes.astype(np.int64)[order]
     new = np.ones(len(codes), dtype=bool)
     if len(codes):
         new[1:] = (codes[1:] != codes[:-1]) | (rot[1:] != rot[:-1])
@@ -134,7 +141,6 @@ def members_of(journeys: Journeys, *, times: bool = True) -> Members:
     row, code = rot[start], codes[start]
     first_touch, last_touch = order[start], order[end - 1]
     offsets = csr_offsets(np.bincount(row, minlength=journeys.n_rows))
-    pos = journeys.position
     days = journeys.days_before if times else None
     recency: np.ndarray = np.zeros(len(row), dtype=np.int64)
     if days is not None and len(codes):
@@ -143,12 +149,15 @@ def members_of(journeys: Journeys, *, times: bool = True) -> Members:
         row_end = days[journeys.offsets[1:] - 1]
         gap = np.maximum(days[last_touch] - row_end[row], 0.0)
         recency = np.searchsorted(np.asarray(RECENCY_EDGES), gap, side="right").astype(np.int64)
-    # Rank of each member's first (last) touch among its row's members.
-    first_rank = np.empty(len(row), dtype=np.int64)
-    last_rank = np.empty(len(row), dtype=np.int64)
-    for rank, touch in ((first_rank, first_touch), (last_rank, last_touch)):
-        by_pos = _sort_within_rows(offsets, pos[touch])
-        rank[by_pos] = np.arange(len(row)) - offsets[row]
+    # Rank of each member's first (last) touch among its row's members: count
+    # the marked touches up to it, touches being in row and time order.
+    ranks = []
+    for touch in (first_touch, last_touch):
+        marked = np.zeros(len(codes), dtype=np.int64)
+        marked[touch] = 1
+        upto = np.cumsum(marked)
+        ranks.append(upto[touch] - 1 - offsets[row])
+    first_rank, last_rank = ranks
     return Members(
         n_rows=journeys.n_rows,
         n_channels=journeys.n_channels,
@@ -182,9 +191,25 @@ def signatures(members: Members, journeys: Journeys) -> Signatures:
     if members.n_rows == 0:
         z = np.zeros(0)
         return Signatures(members, z, z.copy(), z.copy())
-    width = int(members.sizes.max())
-    a = members.code * (_COUNT_CAP + 1) + members.count
-    b = (members.first_rank * width + members.last_rank) * 64 + members.recency
+    # One integer per member, each field in as few bits as it needs; the
+    # members of a row are then packed into as few 62-bit words as fit. (With
+    # more than 62 bits a member, two integers a member and no packing.)
+    fields = [members.code, members.count, members.first_rank, members.last_rank]
+    fields.append(members.recency)
+    widths = [max(int(f.max()).bit_length(), 1) for f in fields]
+
+    def pack(parts: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+        key = np.zeros(len(members.code), dtype=np.int64)
+        for f, w in zip(parts, sizes, strict=True):
+            key = (key << w) | f
+        return key
+
+    if sum(widths) <= 62:
+        keys, bits = [pack(fields, widths)], sum(widths)
+    else:
+        keys = [pack(fields[:2], widths[:2]), pack(fields[2:], widths[2:])]
+        bits = 63
+    per_word = max(62 // bits, 1)
     sizes = members.sizes
     group = np.empty(members.n_rows, dtype=np.int64)
     firsts = []
@@ -192,11 +217,17 @@ def signatures(members: Members, journeys: Journeys) -> Signatures:
     for k in np.unique(sizes):  # a loop over journey sizes
         rows = np.flatnonzero(sizes == k)
         idx = members.offsets[:-1][rows][:, None] + np.arange(k)
-        cols = [b[idx[:, j]] for j in range(k)] + [a[idx[:, j]] for j in range(k)]
-        order = np.lexsort(cols)
-        srt_a, srt_b = a[idx[order]], b[idx[order]]
+        words = []
+        for key in keys:
+            for lo in range(0, int(k), per_word):  # a loop over words of a row
+                w = np.zeros(len(rows), dtype=np.int64)
+                for j in range(lo, min(lo + per_word, int(k))):
+                    w = (w << bits) | key[idx[:, j]] if per_word > 1 else key[idx[:, j]]
+                words.append(w)
+        order = np.lexsort(words[::-1]) if len(words) > 1 else np.argsort(words[0], kind="stable")
+        srt = np.stack([w[order] for w in words])
         new = np.ones(len(rows), dtype=bool)
-        new[1:] = ((srt_a[1:] != srt_a[:-1]) | (srt_b[1:] != srt_b[:-1])).any(axis=1)
+        new[1:] = (srt[:, 1:] != srt[:, :-1]).any(axis=0)
         ids = np.cumsum(new) - 1
         group[rows[order]] = base + ids
         firsts.append(rows[order][new])
@@ -926,6 +957,21 @@ def _canonical_order(journeys: Journeys) -> np.ndarray:
     return np.lexsort((np.arange(n), *[-s for s in stats[::-1]], -rows_per))
 
 
+def _one_blas_thread() -> contextlib.AbstractContextManager[Any]:
+    """BLAS limited to one thread, when threadpoolctl is installed.
+
+    Since SciPy 1.15, L-BFGS-B calls BLAS on vectors of a few hundred numbers;
+    a multi-threaded OpenBLAS then spends more time waking its threads than
+    computing, two to three times the whole fit on a busy machine. Without
+    threadpoolctl the fit runs as it is (``OPENBLAS_NUM_THREADS=1`` does the same).
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _check(model: str, key: str, value: Any, ok: bool, allowed: str) -> None:
     if not ok:
         raise ModelError(f"{model}: parameter '{key}' got {value!r}; expected {allowed}")
@@ -1082,7 +1128,8 @@ class DataDriven(Model):
         sig = signatures(members_of(work, times=self.times), work)
         layout = Layout(n, sig.members.n_bins, self.interactions, self.positions)
         design = Design(design_matrix(sig.members, layout), layout)
-        self.fit_ = self._fit(design, sig.conversions, sig.nulls)
+        with _one_blas_thread():
+            self.fit_ = self._fit(design, sig.conversions, sig.nulls)
         self.p_no_touch_ = float(self.fit_.predict(sparse.csr_array((1, layout.n_features)))[0])
         self.layout_ = layout
         self.recode_ = recode
