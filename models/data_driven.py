@@ -340,8 +340,8 @@ class Design:
         return sparse.csr_array(self.presence_block.T)
 
     @cached_property
-    def rest_t(self) -> sparse.csr_array:
-        return sparse.csr_array(self.rest_block.T)
+    def transposed(self) -> sparse.csr_array:
+        return sparse.csr_array(self.X.T)
 
     @cached_property
     def rest_squared_t(self) -> sparse.csr_array:
@@ -646,8 +646,9 @@ class PenalisedGLM:
     ) -> GLMFit:
         layout = design.layout
         n, w = layout.n_channels, layout.width
+        X, XT = design.X, design.transposed
         P, Xr = design.presence_block, design.rest_block  # presence by channel and bin; the rest
-        PT, XrT = design.presence_t, design.rest_t
+        PT = design.presence_t
         n_rest = Xr.shape[1]
         total = float(conversions.sum() + nulls.sum())
         rate = float(conversions.sum()) / total if total > 0 else 0.0
@@ -729,7 +730,7 @@ class PenalisedGLM:
         def objective(y: np.ndarray) -> tuple[float, np.ndarray]:
             x = y * scale
             b, effect, decay, rest = unpack(x)
-            score = b + P @ np.outer(effect, decay).ravel() + Xr @ rest
+            score = b + X @ np.r_[np.outer(effect, decay).ravel(), rest]
             if link == "logit":
                 loss = conversions * np.logaddexp(0.0, -score) + nulls * np.logaddexp(0.0, score)
                 dscore = (conversions + nulls) * expit(score) - conversions
@@ -741,9 +742,10 @@ class PenalisedGLM:
                 dscore = (nulls - conversions / e) * dh
             ridge = float((effect * effect).sum() + (rest * rest).sum())
             f = float(loss.sum()) + 0.5 * lam * ridge + float((l1 * x).sum())
-            g_w = (PT @ dscore).reshape(n, w)
+            g_all = XT @ dscore
+            g_w = g_all[: n * w].reshape(n, w)
             g_decay = (effect[:, None] * g_w).sum(axis=0)
-            g_rest = XrT @ dscore + lam * rest
+            g_rest = g_all[n * w :] + lam * rest
             g = np.r_[
                 dscore.sum(),
                 (g_w * decay).sum(axis=1) + lam * effect,
@@ -761,8 +763,8 @@ class PenalisedGLM:
             bounds=optimize.Bounds(low / scale, high / scale),
             options={
                 "maxiter": 5000,
-                "ftol": 1e-8 if quick else 1e-11,
-                "gtol": 1e-7 if quick else 1e-9,
+                "ftol": 1e-10 if quick else 1e-12,
+                "gtol": 1e-6 if quick else 1e-8,
                 "maxcor": 30,
             },
         )
