@@ -11,6 +11,7 @@ from attribution.models.base import Model, Param, TouchWeightModel, credit_frame
 from attribution.models.heuristics import FirstTouch, LastTouch, Linear, PositionBased, TimeDecay
 
 __all__ = [
+    "DataDriven",
     "FirstTouch",
     "LastTouch",
     "Linear",
@@ -32,6 +33,7 @@ _LAZY = {
     "Markov": "attribution.models.markov",
     "Shapley": "attribution.models.shapley",
     "OrderedShapley": "attribution.models.shapley",
+    "DataDriven": "attribution.models.data_driven",
 }
 
 

@@ -712,8 +712,8 @@ class PenalisedGLM:
             sig = expit(score0)
             curve = (conversions + nulls) * sig * (1 - sig)
         else:
-            h = np.maximum(_hazard(score0)[0], 1e-3)
-            curve = conversions * np.exp(h) / np.expm1(h) ** 2
+            p = -np.expm1(-np.maximum(_hazard(score0)[0], 1e-3))
+            curve = conversions * (1 - p) / p**2
         _, effect0, decay0, _ = unpack(x0)
         # A row has at most one presence entry per channel, so squares pass through.
         per_bin = (PT @ curve).reshape(n, w)
@@ -736,10 +736,11 @@ class PenalisedGLM:
                 dscore = (conversions + nulls) * expit(score) - conversions
             else:
                 h, dh = _hazard(score)
-                # -log(1 - exp(-h)) = h - log(expm1(h)) for the conversions, h for the nulls
-                e = np.expm1(h)
-                loss = (conversions + nulls) * h - conversions * np.log(e)
-                dscore = (nulls - conversions / e) * dh
+                # -log(p) for the conversions, h = -log(1 - p) for the nulls,
+                # p = 1 - exp(-h); d/dh -log(p) = -(1 - p) / p
+                p = -np.expm1(-h)
+                loss = nulls * h - conversions * np.log(p)
+                dscore = (nulls - conversions * (1 - p) / p) * dh
             ridge = float((effect * effect).sum() + (rest * rest).sum())
             f = float(loss.sum()) + 0.5 * lam * ridge + float((l1 * x).sum())
             g_all = XT @ dscore
@@ -755,6 +756,10 @@ class PenalisedGLM:
             ]
             return f / total, (g + l1) * scale / total
 
+        if total <= 0:  # nothing to fit (a cross-validation fold of a tiny input)
+            b, effect, decay, rest = unpack(x0)
+            coef = np.r_[np.outer(effect, decay).ravel(), rest]
+            return GLMFit(link, b, coef, layout, effect.copy(), decay, True, 0)
         result = optimize.minimize(
             objective,
             x0 / scale,

@@ -442,3 +442,11 @@ def test_sparse_law_has_a_zero_effect_channel_touched_late():
 def test_data_driven_benchmark_quick_pass_runs():
     stages = bench_data_driven.main(["--quick", "--channels", "8"])
     assert len(stages) == 1 and stages[0].seconds > 0
+
+
+def test_a_tiny_input_whose_folds_hold_nothing_still_adds_up():
+    j = Journeys.from_paths([["a", "b"]], [1])  # one journey: two of three folds are empty
+    for baseline in (False, True):
+        frame = run_model(DataDriven(baseline=baseline), j)
+        assert frame["conversions"].sum() == pytest.approx(1.0)
+        assert np.isfinite(frame["conversions"].to_numpy()).all()
