@@ -19,6 +19,7 @@ converting with no touch next to the estimates of ``data_driven`` and of
 
     python benchmarks/truth.py                         # every law, 200k journeys, seeds 0 1 2
     python benchmarks/truth.py 100k --laws noisy_or fading --seeds 0
+    python benchmarks/truth.py 1M --laws noisy_or --channels 500 --seeds 0  # 500 channels
     python benchmarks/truth.py --quick                 # CI pass: 10k journeys, two laws, one seed
 """
 
@@ -36,8 +37,8 @@ import polars as pl
 
 import attribution as at
 from attribution.registry import get_registry
-from attribution.simulate import SIZES
-from benchmarks.laws import LAWS, simulate, truths
+from attribution.simulate import SIZES, make_channels
+from benchmarks.laws import LAWS, Law, simulate, truths
 
 SIZES = {**SIZES, "50k": 50_000, "200k": 200_000}
 VARIANTS = [
@@ -57,13 +58,15 @@ def builtin_specs() -> list[str]:
     return own + [v for v in VARIANTS if v.split(":")[0] in own]
 
 
-def distances(law: str, n_journeys: int, *, seed: int = 0) -> tuple[pl.DataFrame, dict]:
+def distances(
+    law: str, n_journeys: int, *, seed: int = 0, laws: dict[str, Law] = LAWS
+) -> tuple[pl.DataFrame, dict]:
     """Total variation distance of every model's shares from ``law``'s truths.
 
     Returns the frame ``law, model, tvd_shapley, tvd_removal, seconds`` and
     the baselines ``{"true": ..., "data_driven": ..., "shapley_estimate": ...}``.
     """
-    spec = LAWS[law]
+    spec = laws[law]
     journeys = simulate(spec, n_journeys, seed=seed)
     truth = truths(spec, journeys).frame.select(
         "channel", pl.col("shapley_share").alias("t_shapley"), "removal_share"
@@ -95,13 +98,15 @@ def distances(law: str, n_journeys: int, *, seed: int = 0) -> tuple[pl.DataFrame
     return pl.DataFrame(rows), base
 
 
-def run(laws: list[str], n_journeys: int, seeds: list[int]) -> tuple[pl.DataFrame, pl.DataFrame]:
+def run(
+    laws: list[str], n_journeys: int, seeds: list[int], *, specs: dict[str, Law] = LAWS
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The mean (and worst) distances over ``seeds`` for every law and model,
     and the baseline table."""
     frames, bases = [], []
     for law in laws:  # a loop over laws and seeds
         for seed in seeds:
-            frame, base = distances(law, n_journeys, seed=seed)
+            frame, base = distances(law, n_journeys, seed=seed, laws=specs)
             frames.append(frame.with_columns(seed=pl.lit(seed)))
             bases.append({"law": law, "seed": seed, **base})
     table = (
@@ -125,13 +130,21 @@ def main(argv: list[str] | None = None) -> pl.DataFrame:
     parser.add_argument("size", nargs="?", default="200k", choices=sorted(SIZES))
     parser.add_argument("--laws", nargs="+", default=list(LAWS), choices=list(LAWS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument(
+        "--channels", type=int, help="the noisy_or law over this many channels (make_channels)"
+    )
     parser.add_argument("--quick", action="store_true", help="10k journeys, two laws, seed 0 (CI)")
     args = parser.parse_args(argv)
+    specs = dict(LAWS)
+    if args.channels:
+        specs["noisy_or"] = Law(
+            "noisy_or", "noisy-OR over make_channels(n)", channels=make_channels(args.channels)
+        )
     n = SIZES["10k"] if args.quick else SIZES[args.size]
     laws = QUICK_LAWS if args.quick else args.laws
     seeds = [0] if args.quick else args.seeds
     start = time.perf_counter()
-    table, baselines = run(laws, n, seeds)
+    table, baselines = run(laws, n, seeds, specs=specs)
     print(
         f"{n:,} journeys a law, seeds {seeds}: total variation distance of conversion "
         "shares from the Shapley and removal truths (mean over seeds); "

@@ -450,3 +450,13 @@ def test_a_tiny_input_whose_folds_hold_nothing_still_adds_up():
         frame = run_model(DataDriven(baseline=baseline), j)
         assert frame["conversions"].sum() == pytest.approx(1.0)
         assert np.isfinite(frame["conversions"].to_numpy()).all()
+
+
+def test_truth_benchmark_runs_the_noisy_or_over_other_channel_counts():
+    from benchmarks import truth
+
+    table = truth.main(["10k", "--laws", "noisy_or", "--channels", "12", "--seeds", "0"])
+    assert set(table["law"]) == {"noisy_or"}
+    assert {"data_driven", "data_driven:baseline=true", "markov"} <= set(table["model"])
+    dd = table.filter(pl.col("model") == "data_driven:baseline=true")["tvd_shapley"][0]
+    assert dd < table.filter(pl.col("model") == "first_touch")["tvd_shapley"][0]
