@@ -89,6 +89,11 @@ class Model:
     needs_times : bool
         The model reads ``journeys.days_before``; on a paths-only input the
         engine refuses to run it with :class:`~attribution.errors.NeedsTimesError`.
+    uses_times : bool
+        The model reads ``journeys.days_before`` when there are touch times and
+        runs without them otherwise (a different answer). A run that keeps only
+        the combined paths (in partitions, on Spark) treats it as one that
+        needs times, so its answer never depends on how the journeys were built.
     allows_negative : bool
         The model may give a channel negative credit (the conformance suite
         checks non-negativity otherwise).
@@ -137,6 +142,7 @@ class Model:
     description: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     needs_times: ClassVar[bool] = False
+    uses_times: ClassVar[bool] = False
     allows_negative: ClassVar[bool] = False
     constraints: ClassVar[Constraints] = {}
 

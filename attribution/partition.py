@@ -271,7 +271,7 @@ def split_models(
     on_paths: list[tuple[str, Model]] = []
     for label, model in chosen:
         how = combine_of(model)
-        if how == "paths" and model.needs_times:
+        if how == "paths" and (model.needs_times or model.uses_times):
             raise ModelError(refusal(model))
         (summed if how == "sum" else on_paths).append((label, model))
     return summed, on_paths
@@ -280,7 +280,8 @@ def split_models(
 def refusal(model: Model | type[Model]) -> str:
     """Why a model that needs touch times cannot run on combined paths."""
     return (
-        f"model '{model.name}' needs touch times but runs on the combined paths of a "
+        f"model '{model.name}' needs touch times (or reads them when given) but would run "
+        "on the combined paths of a "
         "partitioned run (it does not declare combine = 'sum'); run it in memory "
         "(raise --memory-limit) or declare how it combines"
     )
@@ -318,7 +319,7 @@ def choose_partitioned(
     if models is None:
         keep = []
         for label, model in chosen:
-            if model.needs_times and combine_of(model) == "paths":
+            if (model.needs_times or model.uses_times) and combine_of(model) == "paths":
                 skipped.append((label, refusal(model)))
             else:
                 keep.append((label, model))

@@ -400,7 +400,7 @@ def _spark_models(
     with ``skipped`` given, listed there."""
     on_spark, kept = [], []
     for label, model in chosen:
-        if model.needs_times:
+        if model.needs_times or model.uses_times:
             if combine_of(model) != "sum" or _spark_weight(model) is None:
                 reason = (
                     f"model '{model.name}' needs touch times, which stay on Spark with "

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # type checkers see the lazy classes below as what they are
 
 __all__ = [
     "Constraints",
+    "DataDriven",
     "FirstTouch",
     "Integral",
     "Interval",
@@ -49,6 +50,7 @@ _LAZY = {
     "Markov": "attribution.models.markov",
     "Shapley": "attribution.models.shapley",
     "OrderedShapley": "attribution.models.shapley",
+    "DataDriven": "attribution.models.data_driven",
 }
 
 

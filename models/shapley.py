@@ -15,7 +15,7 @@ import polars as pl
 
 from attribution.arrays import csr_offsets, distinct, ranges, unique_runs
 from attribution.capabilities import RowCredit
-from attribution.constraints import Constraints, Integral, Interval, Options
+from attribution.constraints import Constraints, Integral, Interval, Options, Real
 from attribution.journeys import Journeys
 from attribution.model import Model, credit_frame
 
@@ -616,6 +616,14 @@ class Shapley(Model):
         Random orders per set size for the sampled sets. Default 10,000.
     seed : int
         Seed of the sampled orders. Default 0.
+    base_rate : float or "estimate"
+        ``conversion_rate`` only: subtract this chance of converting with no
+        touch from every seen set's rate, so that the game plays only the
+        conversions the channels add (a set that converts no better gets no
+        game and is shared equally). ``estimate`` takes the ``data_driven``
+        model's fitted chance of converting with no touch
+        (:func:`attribution.models.data_driven.no_touch_rate`). Default 0: the
+        rates as they are.
 
     Notes
     -----
@@ -646,6 +654,7 @@ class Shapley(Model):
         "max_exact": Interval(Integral, 1, None, closed="left"),
         "samples": Interval(Integral, 2, None, closed="left"),
         "seed": Interval(Integral, 0, None, closed="left"),
+        "base_rate": (Options("estimate"), Interval(Real, 0, 1, closed="left")),
     }
 
     def __init__(
@@ -657,11 +666,13 @@ class Shapley(Model):
         max_exact: int = 16,
         samples: int = 10_000,
         seed: int = 0,
+        base_rate: float | Literal["estimate"] = 0.0,
     ) -> None:
         self.characteristic = characteristic
         self.max_exact = max_exact
         self.samples = samples
         self.seed = seed
+        self.base_rate = base_rate
 
     def attribute(self, journeys: Journeys) -> pl.DataFrame:
         sets = channel_sets(journeys)
@@ -676,7 +687,8 @@ class Shapley(Model):
         elif self.characteristic == "subset_rates":
             conv, val = self._subset_rates(sets, journeys)
         else:
-            phi, total = self._conversion_rate(sets, journeys.channels)
+            self.base_rate_ = self._base_rate(journeys)
+            phi, total = self._conversion_rate(sets, journeys.channels, self.base_rate_)
             # what attribute_rows needs of this fit, while these journeys live
             self._fitted = (weakref.ref(journeys), sets, phi, total)
             conv, val = _share_credit(sets, phi, total)
@@ -715,8 +727,16 @@ class Shapley(Model):
             _, sets, phi, total = fitted
         else:
             sets = channel_sets(journeys)
-            phi, total = self._conversion_rate(sets, journeys.channels)
+            phi, total = self._conversion_rate(sets, journeys.channels, self._base_rate(journeys))
         return _row_credit(journeys, sets, _entry_shares(sets, phi, total))
+
+    def _base_rate(self, journeys: Journeys) -> float:
+        """The chance of converting with no touch that the game subtracts (``base_rate``)."""
+        if self.base_rate == "estimate":
+            from attribution.models.data_driven import no_touch_rate
+
+            return float(no_touch_rate(journeys, seed=self.seed))
+        return float(self.base_rate)
 
     @staticmethod
     def _subset_rates_phi(sets: ChannelSets) -> np.ndarray:
@@ -737,13 +757,16 @@ class Shapley(Model):
         return share * journeys.total_conversions, share * journeys.total_value
 
     def _conversion_rate(
-        self, sets: ChannelSets, channels: tuple[str, ...]
+        self, sets: ChannelSets, channels: tuple[str, ...], base: float = 0.0
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Shapley values per entry of ``sets.codes``, and each set's total of them."""
-        worth = sets.rate
+        """Shapley values per entry of ``sets.codes``, and each set's total of them,
+        for the game of each set's conversion rate above ``base`` (0 for a set never seen)."""
+        seen = sets.conversions + sets.nulls > 0
+        worth = np.where(seen, sets.rate - base, 0.0)
         targets = np.flatnonzero((sets.conversions != 0) | (sets.value != 0))
-        # Value without conversions (a rate of 0) has no game to play: shared equally.
-        playable = targets[worth[targets] != 0]
+        # Value without conversions (a rate of 0), or a rate no better than the
+        # base, has no game to play: shared equally.
+        playable = targets[worth[targets] > 0]
         pairs = _subset_pairs(sets, np.flatnonzero(worth != 0), playable)
         self.subset_pairs_ = len(pairs.u)
         sizes = sets.sizes
@@ -780,6 +803,7 @@ class Shapley(Model):
         out: dict[str, Any] = {"characteristic": self.characteristic, "sets": self.sets_}
         if self.characteristic == "conversion_rate":
             out.update(
+                base_rate=self.base_rate_,
                 subset_pairs=self.subset_pairs_,
                 sampled_sets=self.sampled_sets_,
                 sampled_conversions=self.sampled_conversions_,
