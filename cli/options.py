@@ -17,6 +17,7 @@ from typing import Any
 import click
 import polars as pl
 
+from attribution import progress
 from attribution.api import AttributionResult, attribute
 from attribution.builder import load_journeys
 from attribution.costs import UncostedChannelsWarning, join_costs, read_costs
@@ -64,13 +65,15 @@ def echo_err(message: str) -> None:
 
 @contextmanager
 def step(label: str) -> Iterator[None]:
-    """Show ``label ... done (1.2 s)`` on stderr when stderr is a terminal."""
+    """Show ``label ... done (1.2 s)`` on stderr when stderr is a terminal, and
+    the progress the models report meanwhile (:mod:`attribution.progress`)."""
     if not sys.stderr.isatty():
         yield
         return
     click.echo(f"{label} ...", err=True, nl=False)
     start = time.perf_counter()
-    yield
+    with progress.on_terminal(sys.stderr, prefix=f"{label} ..."):
+        yield
     click.echo(f" done ({time.perf_counter() - start:.1f} s)", err=True)
 
 

@@ -10,6 +10,7 @@ import polars as pl
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
+from attribution import progress
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models.base import Model, credit_frame
@@ -30,7 +31,15 @@ DENSE_STATES = 3000
 # Bound on the relative error of P and of the expected value in iterative solves.
 _TOL = 1e-14
 _MAX_STEPS = 2000
+_CHECK = 200  # steps between two looks at how fast the bound decays
 _CHUNK = 64  # channels per batch of the iterative solve
+# Block GMRES of removals (method "removals"): restart length, restarts, the
+# error bound it must prove (relative to the full chain's P and value), and the
+# elements its Krylov bases may hold at once.
+_RESTART = 30
+_CYCLES = 20
+_KRYLOV_TOL = 1e-10
+_BLOCK_ELEMENTS = 1 << 24
 _DENSE_KEYS = 1 << 22  # key spaces up to this size are counted with lookup tables
 # Pseudo-journeys that pull an order-k conversion rate toward the order k-1 one
 # when `order=auto` scores a state with few training journeys.
@@ -276,9 +285,11 @@ def _solve(chain: _Chain, method: str = "auto") -> _Solution:
     null, so those states become unreachable: P_without_c is the absorption
     probability of the chain restricted to the other transient states.
     ``method`` is ``dense`` (Woodbury on the fundamental matrix), ``iterative``
-    (batched fixed-point steps with a proven error bound), ``splu`` (one sparse
-    LU per channel) or ``auto``: the cheaper of dense (up to DENSE_STATES states)
-    and iterative, or splu when the chain keeps journeys too long to iterate.
+    (batched fixed-point steps with a proven error bound), ``removals`` (block
+    GMRES over the removals, each with a proven error bound), ``splu`` (one
+    sparse LU per channel) or ``auto``: the cheaper of dense (up to
+    DENSE_STATES states) and iterative, or removals when the full chain keeps
+    journeys too long to iterate.
     """
     s, n_ch = chain.n_states, len(chain.channels)
     if s == 0:
@@ -307,11 +318,18 @@ def _solve(chain: _Chain, method: str = "auto") -> _Solution:
         if transient <= DENSE_STATES and transient**3 / 10 < iterative:
             method = "dense"
         else:
-            method = "splu" if steps is None else "iterative"
+            method = "removals" if steps is None else "iterative"
     if method == "dense":
         return _solve_dense(q, rhs, members)
     if method == "iterative" and steps is not None:
         return _solve_iterative(q, rhs, members, steps)
+    if method == "removals":
+        # Expected visits of each state per journey: its outgoing count over the
+        # journeys (flow is conserved in a chain fitted on whole walks), so P and
+        # the value per journey of the full chain are its journeys' own.
+        out = np.asarray(chain.counts[:transient].sum(axis=1), dtype=np.float64).ravel()
+        full = np.array([conv_count.sum(), chain.value.sum()]) / out[0]
+        return _solve_removals(q, rhs, members, out / out[0], full)
     return _solve_splu(q, rhs, members)
 
 
@@ -342,16 +360,26 @@ def _steps(q: sp.csr_matrix, rhs: np.ndarray, max_mean_value: float) -> int | No
     After n steps the error at the start is ``(Q^n x)(start)``, at most the
     share of journeys still in the chain, ``(Q^n 1)(start)`` (times the largest
     mean value, for value). A chain with a channel removed keeps fewer, so the
-    n found here bounds every removal's error too. None past _MAX_STEPS.
+    n found here bounds every removal's error too. None past _MAX_STEPS, or
+    as soon as the bound's recent rate of decay could not reach it by then.
     """
     x = np.zeros_like(rhs)
     u = np.ones(q.shape[0])
+    before = 1.0
     for steps in range(1, _MAX_STEPS + 1):
         x = q @ x + rhs
         u = q @ u
         value_scale = x[0, 1] / max_mean_value if max_mean_value > 0 else np.inf
-        if u[0] == 0 or u[0] <= _TOL * min(x[0, 0], value_scale):
+        target = _TOL * min(x[0, 0], value_scale)
+        if u[0] == 0 or u[0] <= target:
             return steps
+        if steps % _CHECK == 0:
+            # Decay only slows down as the slowest mode takes over, so a
+            # projection past _MAX_STEPS at the recent rate will not make it.
+            rate = (u[0] / before) ** (1.0 / _CHECK)
+            if rate >= 1.0 or steps + np.log(target / u[0]) / np.log(rate) > _MAX_STEPS:
+                return None
+            before = u[0]
     return None
 
 
@@ -378,19 +406,211 @@ def _solve_iterative(
     return _Solution(float(x[0, 0]), float(x[0, 1]), without[:, 0], without[:, 1])
 
 
+def _block_gmres(
+    step: Any, b: np.ndarray, visits: np.ndarray, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``x = step(x) + b`` for every column at once by restarted GMRES;
+    return x and which columns met their error bound.
+
+    ``step(y, cols)`` applies the chain of columns ``cols`` (each column has
+    its own chain) to ``y``. Column j is done when ``visits @ |residual|`` is at
+    most ``allowed[j]``: the error at the start is ``N[start] @ residual``, and
+    ``N[start, i]``, the expected visits of state i, is at most ``visits[i]``
+    in the full chain and in every chain with states or transitions removed.
+    So the bound is a proof, not an estimate.
+    """
+    n, m = b.shape
+    every = np.arange(m)
+    x = np.zeros_like(b)
+    done = np.zeros(m, dtype=bool)
+    for _ in range(_CYCLES):  # a loop over restarts
+        r = b - x + step(x, every)
+        done = visits @ np.abs(r) <= allowed
+        act = np.flatnonzero(~done)
+        if len(act) == 0:
+            return x, done
+        beta = np.linalg.norm(r[:, act], axis=0)
+        basis = np.zeros((len(act), _RESTART + 1, n))  # Arnoldi vectors, column by column
+        basis[:, 0, :] = (r[:, act] / beta).T
+        h = np.zeros((len(act), _RESTART + 1, _RESTART))
+        size = _RESTART
+        for j in range(_RESTART):  # a loop over Krylov steps
+            z = basis[:, j, :].T
+            w = (z - step(z, act)).T
+            before = np.linalg.norm(w, axis=1)
+            for _ in range(2):  # Gram-Schmidt, twice when it cancelled much ("twice is enough")
+                c = (basis[:, : j + 1, :] @ w[:, :, None])[:, :, 0]
+                w -= (c[:, None, :] @ basis[:, : j + 1, :])[:, 0, :]
+                h[:, : j + 1, j] += c
+                norm = np.linalg.norm(w, axis=1)
+                if (norm >= 0.7 * before).all():
+                    break
+                before = norm
+            h[:, j + 1, j] = norm
+            basis[:, j + 1, :] = w / np.where(norm > 0, norm, 1.0)[:, None]
+            if not (norm > 1e-300).all():  # an exact solution inside the space
+                size = j + 1
+                break
+        coef = np.zeros((len(act), size))
+        for i in range(len(act)):  # small least-squares problems, one per column
+            target = np.zeros(size + 1)
+            target[0] = beta[i]
+            coef[i] = np.linalg.lstsq(h[i, : size + 1, :size], target, rcond=None)[0]
+        x[:, act] += (coef[:, None, :] @ basis[:, :size, :])[:, 0, :].T
+    done = visits @ np.abs(b - x + step(x, every)) <= allowed
+    return x, done
+
+
+@dataclass(frozen=True)
+class _Contracted:
+    """The transient chain with its pass-through states (one way out, into a
+    transient state) folded into the transitions that lead through them.
+
+    Reduced state k is transient state ``states[k]`` (0, the start, first).
+    Edge e goes from ``src[e]`` to ``dst[e]`` (reduced indices) with
+    probability ``prob[e]``, through pass-through states holding the channels
+    of bit set ``through[e]`` (``words`` uint64 per edge); ``holds`` is the bit
+    set of each reduced state's own channels.
+    """
+
+    states: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    prob: np.ndarray
+    through: np.ndarray  # (n_edges, words) uint64
+    holds: np.ndarray  # (n_reduced, words) uint64
+
+    def alive(self, bits: np.ndarray, cs: np.ndarray) -> np.ndarray:
+        """Bool (rows of ``bits``, len(cs)): the row's set lacks channel cs[j]."""
+        word = bits[:, cs // 64]
+        return (word >> (cs % 64).astype(np.uint64)) & np.uint64(1) == 0
+
+
+def _contract(q: sp.csr_matrix, members: sp.csr_matrix) -> _Contracted:
+    """Fold pass-through states away (linear time, pointer doubling).
+
+    A walk into a pass-through state j goes on to j's successor for sure, so
+    ``x[j] = keep[j] * x[next]``; following such states to the first that is
+    not one, a transition into j becomes a transition to that state that a
+    removal kills when any state on the way holds the channel. Long journeys
+    (a few branch points on long stretches of new states) shrink many times.
+    """
+    n = q.shape[0]
+    n_ch = members.shape[1]
+    words = max(1, (n_ch + 63) // 64)
+    bits = np.zeros((n, words), dtype=np.uint64)
+    coo = members.tocoo()
+    np.bitwise_or.at(
+        bits,
+        (coo.row + 1, coo.col // 64),
+        np.left_shift(np.uint64(1), (coo.col % 64).astype(np.uint64)),
+    )
+    out_degree = np.diff(q.indptr)
+    # one transition, of probability 1 (so none to an absorbing state), not a loop
+    single = np.flatnonzero(out_degree == 1)
+    succ = q.indices[q.indptr[single]]
+    sure = np.isclose(q.data[q.indptr[single]], 1.0) & (succ != single) & (single != 0)
+    passing = np.zeros(n, dtype=bool)
+    passing[single[sure]] = True
+    nxt = np.arange(n)
+    nxt[single[sure]] = succ[sure]
+    acc = bits.copy()
+    todo = np.flatnonzero(passing)
+    todo = todo[passing[nxt[todo]]]
+    for _ in range(64):  # pointer doubling: log2 of the longest stretch rounds
+        if len(todo) == 0:
+            break
+        acc[todo] |= acc[nxt[todo]]
+        nxt[todo] = nxt[nxt[todo]]
+        todo = todo[passing[nxt[todo]]]
+    states = np.flatnonzero(~passing)
+    index = np.full(n, -1, dtype=np.int64)
+    index[states] = np.arange(len(states))
+    coo_q = q[states].tocoo()
+    target = coo_q.col
+    through = np.where(passing[target][:, None], acc[target], np.uint64(0))
+    return _Contracted(
+        states=states,
+        src=coo_q.row.astype(np.int64),
+        dst=index[nxt[target]],
+        prob=coo_q.data.astype(np.float64),
+        through=through,
+        holds=bits[states],
+    )
+
+
+def _solve_removals(
+    q: sp.csr_matrix,
+    rhs: np.ndarray,
+    members: sp.csc_matrix,
+    visits: np.ndarray,
+    full: np.ndarray,
+) -> _Solution:
+    """Every removal's chain solved by block GMRES on the contracted chain, for
+    chains that keep journeys too long for :func:`_solve_iterative` (one long
+    journey, say).
+
+    The full chain's P and value (``full``) are known from the counts. Each
+    removal (states holding the channel cut off; both right-hand sides) is a
+    column of :func:`_block_gmres` on :func:`_contract`'s chain, accepted when
+    its proven error bound is below _KRYLOV_TOL x P (or x the value); a
+    removal that does not settle gets a sparse LU.
+
+    Such chains (many states, cycles everywhere) fill a sparse LU in almost
+    completely, while GMRES needs a few dozen products with Q: their
+    transition matrices have one eigenvalue near 1 and the rest near 0.
+    """
+    n, n_ch = q.shape[0], members.shape[1]
+    without = np.tile(full, (n_ch, 1))
+    red = _contract(q, members.tocsr())
+    n_red = len(red.states)
+    gather = sp.csr_matrix(
+        (np.ones(len(red.src)), (red.src, np.arange(len(red.src)))), shape=(n_red, len(red.src))
+    )
+    rhs_red, visits_red = rhs[red.states], visits[red.states]
+    todo = np.flatnonzero(np.diff(members.indptr) > 0)  # channels some state holds
+    width = max(1, _BLOCK_ELEMENTS // (2 * (_RESTART + 1) * max(n_red, len(red.src) // 4, 1)))
+    with progress.task("markov: removal effects", total=n_ch) as tick:
+        tick.advance(n_ch - len(todo))
+        for lo in range(0, len(todo), width):  # a loop over blocks of channels
+            cs = todo[lo : lo + width]
+            keep = red.alive(red.holds, cs).astype(np.float64)
+            keep[0] = 1.0  # the start holds no channel
+            weight = red.alive(red.through, cs) * red.prob[:, None]
+            keep2, weight2 = np.hstack([keep, keep]), np.hstack([weight, weight])
+
+            def step(
+                y: np.ndarray, cols: np.ndarray, k: np.ndarray = keep2, w: np.ndarray = weight2
+            ) -> np.ndarray:
+                return k[:, cols] * (gather @ (w[:, cols] * y[red.dst]))
+
+            b = np.repeat(rhs_red, len(cs), axis=1) * keep2
+            allowed = _KRYLOV_TOL * np.repeat(np.maximum(full, np.finfo(float).tiny), len(cs))
+            x, done = _block_gmres(step, b, visits_red, allowed)
+            without[cs, 0], without[cs, 1] = x[0, : len(cs)], x[0, len(cs) :]
+            for c in cs[~(done[: len(cs)] & done[len(cs) :])]:  # rare: no settling
+                rows = np.flatnonzero(~np.isin(np.arange(n), _holding(members, c)))
+                lu = spla.splu((sp.identity(len(rows), format="csc") - q[rows][:, rows]).tocsc())
+                without[c] = lu.solve(rhs[rows])[0]
+            tick.advance(len(cs))
+    return _Solution(float(full[0]), float(full[1]), without[:, 0], without[:, 1])
+
+
 def _solve_splu(q: sp.csr_matrix, rhs: np.ndarray, members: sp.csc_matrix) -> _Solution:
     n, n_ch = q.shape[0], members.shape[1]
     a = (sp.identity(n, format="csc") - q.tocsc()).tocsc()
     x = spla.splu(a).solve(rhs)
     without = np.tile(x[0], (n_ch, 1))
     holds = np.zeros(n, dtype=bool)
-    for c in range(n_ch):
-        d = _holding(members, c)
-        if len(d):
-            holds[:] = False
-            holds[d] = True
-            keep = np.flatnonzero(~holds)
-            without[c] = spla.splu(a[keep][:, keep].tocsc()).solve(rhs[keep])[0]
+    with progress.task("markov: removal effects", total=n_ch) as tick:
+        for c in range(n_ch):
+            d = _holding(members, c)
+            if len(d):
+                holds[:] = False
+                holds[d] = True
+                keep = np.flatnonzero(~holds)
+                without[c] = spla.splu(a[keep][:, keep].tocsc()).solve(rhs[keep])[0]
+            tick.advance()
     return _Solution(float(x[0, 0]), float(x[0, 1]), without[:, 0], without[:, 1])
 
 
