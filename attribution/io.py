@@ -13,6 +13,7 @@ from typing import Any
 import polars as pl
 
 from attribution.errors import InputError, OutputError
+from attribution.text import spreadsheet_safe
 
 __all__ = [
     "EventColumns",
@@ -483,13 +484,16 @@ def write_table(
 ) -> None:
     """Write ``frame`` as csv, parquet or json, whole or not at all.
 
+    In CSV, a text cell starting with ``=``, ``+``, ``-``, ``@``, tab or CR gets
+    a leading ``'`` (:func:`attribution.text.spreadsheet_safe`).
+
     For json, ``json_payload`` (when given) builds the document instead of the
     plain list of records.
     """
     path = Path(output)
     ins = tuple(Path(p) for p in inputs)
-    if fmt == "csv":
-        _atomic_write(path, lambda p: frame.write_csv(p), ins)
+    if fmt == "csv":  # text cells a spreadsheet would run as formulas get a leading '
+        _atomic_write(path, lambda p: spreadsheet_safe(frame).write_csv(p), ins)
     elif fmt == "parquet":
         _atomic_write(path, lambda p: frame.write_parquet(p), ins)
     elif fmt == "json":

@@ -15,6 +15,7 @@ from attribution.compare import Measure, compare
 from attribution.costs import TOTAL
 from attribution.errors import OutputError
 from attribution.io import _atomic_write
+from attribution.text import escape_mathtext
 
 if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is drawn
     from matplotlib.axes import Axes
@@ -112,7 +113,7 @@ def plot_credits(
     Channels are sorted by their mean over the models, largest at the top;
     each model has one colour, named in the legend. Channels a model has no
     value for (a null ROAS, say) get no bar. The ``(total)`` rows of a costed
-    table are left out.
+    table are left out (in a table without costs, ``(total)`` is a channel).
 
     Parameters
     ----------
@@ -147,7 +148,9 @@ def plot_credits(
     if hasattr(credits, "credits") and not isinstance(credits, pl.DataFrame):
         credits = credits.credits
     wide = compare(credits, measure, models=models)
-    wide = wide.filter(pl.col("channel") != TOTAL)
+    # Only a costed table has totals rows; elsewhere "(total)" is a channel's name.
+    if "cost" in credits.columns:
+        wide = wide.filter(pl.col("channel") != TOTAL)
     labels = [c for c in wide.columns if c not in ("channel", "min", "max", "spread")]
     values = wide.select(labels).to_numpy().astype(np.float64).reshape(wide.height, len(labels))
     # largest mean first; all-empty channels last (nanmean of nothing warns, so guard)
@@ -177,7 +180,10 @@ def plot_credits(
         # an empty value (no cost, division by zero) is a zero-width bar labelled n/a,
         # so a missing bar is never mistaken for a small one
         bars = ax.barh(
-            ys + offset, np.nan_to_num(column, nan=0.0), height=height * 0.95, label=label
+            ys + offset,
+            np.nan_to_num(column, nan=0.0),
+            height=height * 0.95,
+            label=escape_mathtext(label),
         )
         if label_bars:
             ax.bar_label(
@@ -186,12 +192,15 @@ def plot_credits(
                 padding=2,
                 fontsize=7,
             )
-    ax.set_yticks(ys, channels)
+    # names from the data are shown as written: a "$" would start mathtext
+    ax.set_yticks(ys, [escape_mathtext(str(c)) for c in channels])
     ax.invert_yaxis()  # first channel (largest) at the top
     ax.set_ylim(n_ch - 0.5, -0.5)
     ax.set_xlabel(LABELS[measure])
     ax.set_ylabel("channel")
-    ax.set_title(title if title is not None else f"{_TITLES[measure]} by channel and model")
+    ax.set_title(
+        escape_mathtext(title) if title is not None else f"{_TITLES[measure]} by channel and model"
+    )
     if measure in ("share", "roi"):
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     elif measure in ("conversions", "value", "cost", "cpa"):

@@ -25,6 +25,7 @@ from attribution.errors import AttributionError, InputError
 from attribution.io import FORMATS, TIME_UNITS, EventColumns, dumps, format_for, write_table
 from attribution.journeys import Journeys
 from attribution.spec import make_model
+from attribution.text import spreadsheet_safe
 
 
 class UserError(click.ClickException):
@@ -280,7 +281,7 @@ def emit(
         if fmt == "table":
             click.echo(table())
         elif fmt == "csv":
-            click.echo(long.write_csv(), nl=False)
+            click.echo(spreadsheet_safe(long).write_csv(), nl=False)
         elif fmt == "json":
             click.echo(dumps(json_doc() if json_doc else long.to_dicts()))
         else:

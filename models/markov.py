@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -159,7 +160,8 @@ class _Chain:
 
     order: int
     channels: tuple[str, ...]
-    names: list[str]  # S state names
+    names: list[str]  # S state labels (channels joined by STATE_SEP), for people
+    ids: list[str]  # S state identities, unique by construction (JSON arrays)
     members: sp.csr_matrix  # (S, n_channels) bool: the state's window holds the channel
     counts: sp.csr_matrix  # (S + 3, S + 3) weighted transition counts
     value: np.ndarray  # (S + 1,) conversion value of journeys whose last state it is
@@ -171,6 +173,14 @@ class _Chain:
     @property
     def state_names(self) -> list[str]:
         return [START, *self.names, CONVERSION, NULL]
+
+    @property
+    def state_ids(self) -> list[str]:
+        return [START, *self.ids, CONVERSION, NULL]
+
+    @property
+    def state_kinds(self) -> list[str]:
+        return ["start", *(["state"] * len(self.names)), "conversion", "null"]
 
 
 def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -243,25 +253,35 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
     members = sp.csr_matrix(
         (np.ones(len(si), dtype=bool), (si, ci)), shape=(n_states, n_ch), dtype=bool
     )
-    names = _state_names(j.channels, codes, rep, rep_width)
-    return _Chain(order, j.channels, names, members, counts, value)
+    names, ids = _state_names(j.channels, codes, rep, rep_width)
+    return _Chain(order, j.channels, names, ids, members, counts, value)
 
 
 def _state_names(
     channels: tuple[str, ...], codes: np.ndarray, rep: np.ndarray, width: np.ndarray
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """Label and identity of each state, from one occurrence of its window.
+
+    The label joins the window's channels with STATE_SEP, so two states may
+    print alike (a channel named ``a > b`` against the window ``a``, ``b``) and a
+    channel may be named like an engine node (``(null)``). The identity is the
+    window as a JSON array of its channel names (``["a","b"]``): distinct for
+    distinct windows, never one of START, CONVERSION, NULL, and plain ASCII.
+    """
     if len(rep) == 0:
-        return []
-    names = pl.Series(list(channels), dtype=pl.String)
+        return [], []
     row = np.repeat(np.arange(len(rep)), width)
     touch = np.repeat(rep, width) + (
         np.arange(len(row)) - np.repeat(np.cumsum(width) - width, width)
     )
-    frame = pl.DataFrame(
-        {"row": row, "name": names.gather(pl.Series(codes[touch], dtype=pl.Int64))}
+    code = pl.Series(codes[touch], dtype=pl.Int64)
+    names = pl.Series(list(channels), dtype=pl.String)
+    quoted = pl.Series([json.dumps(c) for c in channels], dtype=pl.String)  # per channel
+    frame = pl.DataFrame({"row": row, "name": names.gather(code), "id": quoted.gather(code)})
+    joined = frame.group_by("row", maintain_order=True).agg(
+        pl.col("name").str.join(STATE_SEP), ("[" + pl.col("id").str.join(",") + "]").alias("id")
     )
-    joined = frame.group_by("row", maintain_order=True).agg(pl.col("name").str.join(STATE_SEP))
-    return joined["name"].to_list()
+    return joined["name"].to_list(), joined["id"].to_list()
 
 
 def _probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -747,6 +767,8 @@ class Markov(Model):
             c for c, s in zip(journeys.channels, seen, strict=True) if not s
         ]
         self.states_ = chain.state_names
+        self.state_ids_ = chain.state_ids
+        self.state_kinds_ = chain.state_kinds
         self.transition_counts_ = chain.counts
         absorbing = np.array([chain.n_states + 1, chain.n_states + 2])
         loops = sp.csr_matrix((np.ones(2), (absorbing, absorbing)), shape=chain.counts.shape)
@@ -754,10 +776,12 @@ class Markov(Model):
         return credit_frame(journeys, conv, val)
 
     def transition_table(self) -> pl.DataFrame:
-        """The observed transitions as an edge list: ``from, to, count, probability``."""
+        """The observed transitions as an edge list (see :func:`transition_table`)."""
         if not hasattr(self, "states_"):
             raise ModelError("markov: transition_table() needs a fitted model; call attribute()")
-        return _edge_table(self.states_, self.transition_counts_)
+        return _edge_table(
+            self.state_ids_, self.states_, self.state_kinds_, self.transition_counts_
+        )
 
     def details(self) -> dict[str, Any]:
         if not hasattr(self, "order_"):
@@ -777,18 +801,36 @@ class Markov(Model):
         }
 
 
-def _edge_table(states: list[str], counts: sp.csr_matrix) -> pl.DataFrame:
+def _edge_table(
+    ids: list[str], labels: list[str], kinds: list[str], counts: sp.csr_matrix
+) -> pl.DataFrame:
     coo = counts.tocoo()
     order = np.lexsort((coo.col, coo.row))
     src, dst, cnt = coo.row[order], coo.col[order], coo.data[order]
     out = np.asarray(counts.sum(axis=1)).ravel()
-    names = pl.Series(states, dtype=pl.String)
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series(ids, dtype=pl.String),
+            "label": pl.Series(labels, dtype=pl.String),
+            "kind": pl.Series(kinds, dtype=pl.String),
+        }
+    )
+    ends = {}
+    for side, index in (("from", src), ("to", dst)):
+        node = frame[pl.Series(index, dtype=pl.Int64)]
+        ends.update(
+            {side: node["id"], f"{side}_kind": node["kind"], f"{side}_label": node["label"]}
+        )
     return pl.DataFrame(
         {
-            "from": names.gather(pl.Series(src, dtype=pl.Int64)),
-            "to": names.gather(pl.Series(dst, dtype=pl.Int64)),
+            "from": ends["from"],
+            "to": ends["to"],
             "count": cnt.astype(np.float64),
             "probability": cnt / out[src] if len(src) else np.zeros(0),
+            "from_kind": ends["from_kind"],
+            "to_kind": ends["to_kind"],
+            "from_label": ends["from_label"],
+            "to_label": ends["to_label"],
         }
     )
 
@@ -796,31 +838,50 @@ def _edge_table(states: list[str], counts: sp.csr_matrix) -> pl.DataFrame:
 def transition_table(
     journeys: Journeys, order: int | Literal["auto"] = 1, **auto: int
 ) -> pl.DataFrame:
-    """The transitions of the order-``order`` chain of ``journeys``:
-    ``from, to, count, probability`` (``auto`` takes ``max_order``, ``folds``, ``seed``)."""
+    """The transitions of the order-``order`` chain of ``journeys`` as an edge list.
+
+    Columns ``from, to, count, probability, from_kind, to_kind, from_label,
+    to_label``. ``from`` and ``to`` are node identities, unique by
+    construction: ``(start)``, ``(conversion)``, ``(null)`` for the engine's own
+    nodes and a JSON array of channel names (``["a","b"]``) for a state, so a
+    channel named ``(null)`` or ``a > b`` never merges with another node. Kinds
+    are ``start``, ``state``, ``conversion`` or ``null``: read roles from
+    them, never from names. Labels are for people and may coincide.
+    ``auto`` takes ``max_order``, ``folds``, ``seed``.
+    """
     model = Markov(order=order, **auto)
     model._check()
     k, _ = _choose_order(journeys, order, model.max_order, model.folds, model.seed)
     chain = _build_chain(journeys, k)
-    return _edge_table(chain.state_names, chain.counts)
+    return _edge_table(chain.state_ids, chain.state_names, chain.state_kinds, chain.counts)
 
 
 def transition_graph(
     journeys: Journeys, order: int | Literal["auto"] = 1, **auto: int
 ) -> nx.DiGraph:
-    """The chain as a networkx DiGraph: nodes are states, edges carry ``count``
-    and ``probability``; every node has a ``kind`` (start, state, conversion, null).
+    """The chain as a networkx DiGraph: nodes are the identities of
+    :func:`transition_table`, each with a ``kind`` (start, state, conversion,
+    null) and a ``label``; edges carry ``count`` and ``probability``.
 
+    Labels have the characters XML cannot hold escaped (:func:`attribution.text.xml_text`),
+    so GraphML and GEXF files of the graph are always well formed.
     ``order`` as for :class:`Markov`; ``auto`` takes ``max_order``, ``folds``, ``seed``.
     """
     import networkx as nx
 
+    from attribution.text import xml_text
+
     edges = transition_table(journeys, order, **auto)
     graph = nx.DiGraph()
-    graph.add_node(START, kind="start")
-    for name in edges["from"].unique(maintain_order=True).to_list():
-        graph.add_node(name, kind="start" if name == START else "state")
-    graph.add_node(CONVERSION, kind="conversion")
-    graph.add_node(NULL, kind="null")
-    graph.add_edges_from((a, b, {"count": c, "probability": p}) for a, b, c, p in edges.iter_rows())
+    graph.add_node(START, kind="start", label=START)
+    for side in ("from", "to"):  # every node once, in edge order
+        nodes = edges.select(side, f"{side}_kind", f"{side}_label").unique(maintain_order=True)
+        for node, kind, label in nodes.iter_rows():
+            graph.add_node(node, kind=kind, label=xml_text(label))
+    graph.add_node(CONVERSION, kind="conversion", label=CONVERSION)
+    graph.add_node(NULL, kind="null", label=NULL)
+    graph.add_edges_from(
+        (a, b, {"count": c, "probability": p})
+        for a, b, c, p in edges.select("from", "to", "count", "probability").iter_rows()
+    )
     return graph

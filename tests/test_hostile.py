@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import tracemalloc
 
+import networkx as nx
 import numpy as np
+import polars as pl
 import pytest
+from click.testing import CliRunner
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from attribution.arrays import csr_offsets
+from attribution.cli.main import cli
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models import markov as mk
 from attribution.models import shapley as sh
 from attribution.spec import make_model, parse_spec
+from attribution.text import FORMULA_STARTS, escape_mathtext, spreadsheet_safe, xml_text
+from tests.conftest import write_csv
+
+
+def invoke(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
 def _journeys(codes: list[list[int]], conv, value=None, nulls=None, n_ch=None) -> Journeys:
@@ -149,3 +161,140 @@ def test_contracting_pass_through_states_keeps_who_holds_which_channel():
     }
     # start -> (a) -> b, b -> (c, a) -> b, b -> d: each folded edge knows what it passed
     assert edges == {(0, 1): {0}, (1, 1): {0, 2}, (1, 2): set()}
+
+
+# -- names never collide with the engine's own -------------------------------
+RESERVED = ["(start)", "(null)", "(conversion)", "(total)", "start", "exit", "success", "[null]"]
+_FRAGMENTS = st.sampled_from(
+    ["\x00", "\x01", "\x1f", "\r", "\n", "\t", "\x7f", "\ufffe", " > ", ">", "$", "=", "(", ")"]
+) | st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=3)
+hostile_names = st.one_of(
+    st.sampled_from([*RESERVED, "a > b", "a", "b", " > ", ">", "=cmd", "-1", "@x", "$x$"]),
+    st.lists(_FRAGMENTS, min_size=1, max_size=4).map("".join).filter(bool),
+)
+
+
+@st.composite
+def journeys_with_names(draw: st.DrawFn) -> Journeys:
+    names = draw(st.lists(hostile_names, min_size=1, max_size=5, unique=True))
+    paths = draw(
+        st.lists(st.lists(st.sampled_from(names), min_size=1, max_size=5), min_size=1, max_size=8)
+    )
+    conv = draw(st.lists(st.integers(0, 1), min_size=len(paths), max_size=len(paths)))
+    return Journeys.from_paths(paths, conv, nulls=[1 - c for c in conv])
+
+
+@settings(max_examples=60, deadline=None)
+@given(journeys_with_names(), st.integers(1, 3))
+def test_transition_nodes_are_unique_whatever_the_channels_are_called(j, order):
+    table = mk.transition_table(j, order)
+    out = table.group_by("from").agg(pl.col("probability").sum())
+    np.testing.assert_allclose(out["probability"].to_numpy(), 1.0)
+    chain = mk._build_chain(j, order)
+    assert len(set(chain.state_ids)) == len(chain.state_ids)  # one node per state
+    kinds = dict(zip(chain.state_ids, chain.state_kinds, strict=True))
+    for side in ("from", "to"):
+        for node, kind in table.select(side, f"{side}_kind").iter_rows():
+            assert kinds[node] == kind
+    assert (table["from_kind"] != "conversion").all() and (table["from_kind"] != "null").all()
+    assert set(table.filter(pl.col("from_kind") == "start")["from"]) <= {mk.START}
+
+
+@settings(max_examples=40, deadline=None)
+@given(journeys_with_names())
+def test_graphml_and_gexf_stay_well_formed_and_read_back(tmp_path_factory, j):
+    graph = mk.transition_graph(j, 2)
+    folder = tmp_path_factory.mktemp("graphs")
+    for ext, write, read in (
+        ("graphml", nx.write_graphml, nx.read_graphml),
+        ("gexf", nx.write_gexf, nx.read_gexf),
+    ):
+        path = folder / f"chain.{ext}"
+        write(graph, path)
+        back = read(path)
+        assert set(back.nodes) == set(graph.nodes)
+        assert back.number_of_edges() == graph.number_of_edges()
+        assert {n: d["kind"] for n, d in back.nodes(data=True)} == dict(graph.nodes(data="kind"))
+        probability = {}
+        for a, _, p in back.edges(data="probability"):
+            probability[a] = probability.get(a, 0.0) + p
+        np.testing.assert_allclose(list(probability.values()), 1.0)
+
+
+def test_a_channel_named_like_an_engine_node_is_its_own_node():
+    j = Journeys.from_paths([["(null)"], ["(start)", "(conversion)"]], [1, 0], nulls=[0, 1])
+    table = mk.transition_table(j)
+    assert table.filter(pl.col("to_label") == "(null)")["to_kind"].sort().to_list() == [
+        "null",
+        "state",
+    ]
+    graph = mk.transition_graph(j)
+    assert graph.number_of_nodes() == 3 + 3  # three channels, three engine nodes
+
+
+def test_xml_text_escapes_only_what_xml_cannot_hold():
+    assert xml_text("a\x00b\x1f\rc\td\ne") == "a\\x00b\\x1f\\x0dc\td\ne"
+    assert xml_text("\ufffe\ud800ok é") == "\\ufffe\\ud800ok é"
+
+
+def test_plot_shows_dollar_signs_as_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    from attribution.plot import new_figure, plot_credits
+
+    credits = pl.DataFrame(
+        {
+            "model": ["m$1", "m$1"],
+            "channel": ["$x^2$ promo", "$5 off"],
+            "conversions": [1.0, 2.0],
+            "value": [1.0, 2.0],
+            "share": [1 / 3, 2 / 3],
+        }
+    )
+    figure = new_figure(2, 1)
+    ax = plot_credits(credits, ax=figure.add_subplot(), title="$ and $$")
+    figure.savefig(tmp_path / "chart.png")  # an unbalanced $ used to raise here
+    shown = [t._preprocess_math(t.get_text()) for t in ax.get_yticklabels()]
+    assert shown == [("$5 off", False), ("$x^2$ promo", False)]
+    assert ax.title._preprocess_math(ax.title.get_text()) == ("$ and $$", False)
+    assert escape_mathtext("a$b") == "a\\$b"
+
+
+def test_plot_without_costs_keeps_a_channel_named_total():
+    pytest.importorskip("matplotlib")
+    from attribution.plot import new_figure, plot_credits
+
+    credits = pl.DataFrame(
+        {"model": ["m", "m"], "channel": ["(total)", "a"], "conversions": [1.0, 1.0],
+         "value": [1.0, 1.0], "share": [0.5, 0.5]}
+    )  # fmt: skip
+    ax = plot_credits(credits, ax=new_figure(2, 1).add_subplot())
+    assert sorted(t.get_text() for t in ax.get_yticklabels()) == ["(total)", "a"]
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(hostile_names, min_size=1, max_size=6, unique=True))
+def test_csv_cells_never_start_a_spreadsheet_formula(names):
+    frame = pl.DataFrame({"channel": names, "conversions": [-1.0] * len(names)})
+    safe = spreadsheet_safe(frame)
+    for before, after in zip(names, safe["channel"].to_list(), strict=True):
+        assert not after.startswith(FORMULA_STARTS)
+        assert after in (before, "'" + before)
+    assert safe["conversions"].to_list() == frame["conversions"].to_list()  # numbers untouched
+
+
+def test_csv_written_by_run_and_paths_defends_formula_channels(tmp_path):
+    events = write_csv(
+        tmp_path / "events.csv",
+        """customer_id,timestamp,channel,event,value
+        a,2024-01-01,=HYPERLINK(1),touch,
+        a,2024-01-02,,conversion,5
+        b,2024-01-01,@SUM(A1),touch,
+        b,2024-01-02,,conversion,5""",
+    )
+    out = tmp_path / "credit.csv"
+    assert invoke("run", events, "-m", "linear", "-o", out).exit_code == 0
+    stdout = invoke("paths", events).stdout
+    for text in (out.read_text(), stdout):
+        cells = [c for line in text.splitlines() for c in line.split(",")]
+        assert not any(c.startswith(FORMULA_STARTS) for c in cells), text
+        assert "'=HYPERLINK(1)" in text and "'@SUM(A1)" in text

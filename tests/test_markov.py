@@ -105,7 +105,8 @@ def test_order_2_states_are_windows_and_short_paths_one_state():
     assert model.states_ == [
         "(start)", "a", "a > b", "b > b", "b > c", "c > d", "(conversion)", "(null)"
     ]  # fmt: skip
-    edges = {(a, b): c for a, b, c, _ in model.transition_table().iter_rows()}
+    table = model.transition_table().select("from_label", "to_label", "count")
+    edges = {(a, b): c for a, b, c in table.iter_rows()}
     assert edges == {
         ("(start)", "a > b"): 1, ("(start)", "a"): 1, ("(start)", "b > b"): 1,
         ("a > b", "b > c"): 1, ("b > c", "c > d"): 1, ("c > d", "(conversion)"): 1,
@@ -116,7 +117,7 @@ def test_order_2_states_are_windows_and_short_paths_one_state():
 def test_order_1_merges_repeats_a_a_b_moves_a_to_b():
     model, _ = fitted(Journeys.from_paths([["a", "a", "b"]], [1]))
     edges = model.transition_table().select("from", "to").rows()
-    assert edges == [("(start)", "a"), ("a", "b"), ("b", "(conversion)")]
+    assert edges == [("(start)", '["a"]'), ('["a"]', '["b"]'), ('["b"]', "(conversion)")]
 
 
 def test_transition_matrix_is_row_stochastic_over_states():
@@ -288,7 +289,8 @@ def test_transition_graph_holds_the_edge_list():
     table = transition_table(THREE)
     assert isinstance(graph, nx.DiGraph)
     assert graph.number_of_edges() == table.height
-    assert graph.edges["C1", "C2"] == {"count": 1.0, "probability": 0.5}
+    assert graph.edges['["C1"]', '["C2"]'] == {"count": 1.0, "probability": 0.5}
+    assert graph.nodes['["C1"]'] == {"kind": "state", "label": "C1"}
     assert graph.nodes["(start)"]["kind"] == "start"
     assert graph.nodes["(conversion)"]["kind"] == "conversion"
 
@@ -309,8 +311,8 @@ def test_cli_transitions_writes_the_edge_list_as_csv(paths_csv):
     result = invoke("transitions", paths_csv)
     assert result.exit_code == 0, result.output
     got = pl.read_csv(result.stdout.encode())
-    assert got.columns == ["from", "to", "count", "probability"]
-    assert got.filter(pl.col("from") == "C3")["probability"].to_list() == [0.5, 0.5]
+    assert got.columns[:4] == ["from", "to", "count", "probability"]
+    assert got.filter(pl.col("from_label") == "C3")["probability"].to_list() == [0.5, 0.5]
 
 
 @pytest.mark.parametrize("ext", ["graphml", "gexf"])
@@ -319,8 +321,9 @@ def test_cli_transitions_graph_files_by_extension(paths_csv, tmp_path, ext):
     result = invoke("transitions", paths_csv, "--order", "2", "-o", out)
     assert result.exit_code == 0, result.output
     graph = nx.read_graphml(out) if ext == "graphml" else nx.read_gexf(out)
-    assert graph.has_edge("C1 > C2", "C2 > C3")
-    assert graph.edges["C2 > C3", "(conversion)"]["probability"] == pytest.approx(0.5)
+    assert graph.has_edge('["C1","C2"]', '["C2","C3"]')
+    assert graph.edges['["C2","C3"]', "(conversion)"]["probability"] == pytest.approx(0.5)
+    assert graph.nodes['["C2","C3"]']["label"] == "C2 > C3"
 
 
 def test_cli_transitions_rejects_a_bad_order_and_extension(paths_csv, tmp_path):
