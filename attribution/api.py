@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from attribution.errors import ModelError, NeedsTimesError
+from attribution.errors import InputError, ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.models.base import Model
 from attribution.registry import get_registry
@@ -202,6 +204,7 @@ def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:
             f"model '{model.name}' needs touch times, but the input is a paths table "
             "without them; give events with timestamps or choose another model"
         )
+    _check_totals(journeys)
     credits = model.attribute(journeys)
     expected = {"channel", "conversions", "value"}
     if not isinstance(credits, pl.DataFrame) or not expected <= set(credits.columns):
@@ -210,8 +213,38 @@ def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:
             f"model '{model.name}' returned {found}; expected a frame with columns "
             "channel, conversions, value"
         )
-    return credits.select(
+    credits = credits.select(
         pl.col("channel").cast(pl.String),
         pl.col("conversions").cast(pl.Float64),
         pl.col("value").cast(pl.Float64),
     )
+    # This is where every credit is made, so no output downstream holds inf or NaN.
+    for column in ("conversions", "value"):
+        bad = credits.filter(~pl.col(column).is_finite())
+        if bad.height or not math.isfinite(float(credits[column].sum())):
+            detail = (
+                f"channel '{bad['channel'][0]}' got {bad[column][0]}"
+                if bad.height
+                else "they add up past the largest number (1.8e308)"
+            )
+            raise ModelError(
+                f"model '{model.name}' gave credited {column} that are not finite numbers: "
+                f"{detail}; the input's values are too large to compute with"
+            )
+    return credits
+
+
+def _check_totals(journeys: Journeys) -> None:
+    """Refuse journeys whose conversions, values or nulls add up to no number."""
+    with np.errstate(over="ignore"):
+        totals = (
+            ("conversions", journeys.total_conversions),
+            ("conversion values", journeys.total_value),
+            ("null journeys", journeys.total_nulls),
+        )
+    for name, total in totals:
+        if not math.isfinite(total):
+            raise InputError(
+                f"the journeys' {name} add up to {total}, past the largest number (1.8e308); "
+                "scale them down"
+            )

@@ -11,6 +11,8 @@ import polars as pl
 from attribution.arrays import csr_offsets
 from attribution.errors import InputError
 from attribution.io import (
+    _MAX_US,
+    _MIN_US,
     EventColumns,
     Source,
     is_paths_frame,
@@ -67,6 +69,7 @@ def build_journeys(
             conversions = conversions.with_columns(pl.col("customer").cast(pl.String))
         events = pl.concat([events, conversions.select(events.columns)], how="vertical")
 
+    _check_arithmetic(events)
     channels = tuple(
         events.lazy()
         .filter(~pl.col("is_conversion"))
@@ -153,6 +156,37 @@ def build_journeys(
         unattributed=unattributed,
         conversion_channel=location,
     )
+
+
+def _check_arithmetic(events: pl.DataFrame) -> None:
+    """Refuse times outside years 1 to 9999 (the sort key doubles them, and
+    must not wrap around) and conversion values whose total is no number.
+
+    :func:`attribution.io.read_events` refuses both already, naming the file;
+    this guards frames built some other way, and the events and conversions
+    of two files together.
+    """
+    if events.height == 0:
+        return
+    epoch = events["time"].dt.epoch("us")
+    bad = (epoch < _MIN_US) | (epoch > _MAX_US)
+    if bool(bad.any()):
+        at = _row_of(events, int(bad.arg_true()[0]))
+        raise InputError(f"column 'time': the time at {at} is outside years 1 to 9999")
+    is_conv = events["is_conversion"].to_numpy()
+    with np.errstate(over="ignore"):
+        total = np.cumsum(events["value"].to_numpy()[is_conv])
+    if len(total) and not np.isfinite(total[-1]):
+        at = _row_of(events, int(np.flatnonzero(is_conv)[np.argmin(np.isfinite(total))]))
+        raise InputError(
+            "column 'value': the conversion values add up past the largest number "
+            f"(1.8e308) at {at}; scale them down"
+        )
+
+
+def _row_of(events: pl.DataFrame, index: int) -> str:
+    """``row N``: the input's own row of event ``index`` when known."""
+    return f"row {events['_row'][index]}" if "_row" in events.columns else f"event {index + 1}"
 
 
 def journeys_from_paths(

@@ -154,15 +154,35 @@ def _first_row(frame: pl.DataFrame, mask: pl.Expr) -> int | None:
 
 
 # -- timestamps -----------------------------------------------------------
+# Times must lie in years 1 to 9999 (UTC), the range of ISO-8601 and Python's
+# datetime. Outside it, conversions are clipped to just past it, so the range
+# check of _validate names the row, and no arithmetic on times can overflow.
+_MIN_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z in microseconds
+_MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_US_DAY = 86_400_000_000
+_MARGIN = 1e9  # well past the range, even after float rounding
+
+
+def _from_epoch_us(us: pl.Expr) -> pl.Expr:
+    return us.clip(_MIN_US - 1, _MAX_US + 1).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
 def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> pl.Expr:
     """An expression turning column ``name`` into Datetime('us', 'UTC')."""
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            return col.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-        return col.dt.cast_time_unit("us").dt.convert_time_zone("UTC")
+        # Through the epoch integer: a cast of a far-out millisecond time to
+        # microseconds would overflow (polars panics). Zoned or naive, the
+        # epoch counts from 1970 UTC.
+        epoch = col.dt.epoch(dtype.time_unit)
+        if dtype.time_unit == "ms":
+            epoch = epoch.clip(_MIN_US // 1000 - 1, _MAX_US // 1000 + 1) * 1000
+        elif dtype.time_unit == "ns":
+            epoch = epoch // 1000
+        return _from_epoch_us(epoch)
     if dtype == pl.Date:
-        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        days = col.cast(pl.Int32).cast(pl.Int64)
+        return _from_epoch_us(days.clip(_MIN_US // _US_DAY - 1, _MAX_US // _US_DAY + 1) * _US_DAY)
     if dtype.is_numeric():
         if unit is None:
             raise InputError(
@@ -172,13 +192,10 @@ def _time_expr(dtype: pl.DataType, name: str, unit: str | None, where: str) -> p
         if unit not in TIME_UNITS:
             raise InputError(f"unknown time unit '{unit}'; expected one of {list(TIME_UNITS)}")
         per_us = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]
-        return (
-            (col.cast(pl.Float64) * per_us)
-            .round(0)
-            .cast(pl.Int64)
-            .cast(pl.Datetime("us"))
-            .dt.replace_time_zone("UTC")
-        )
+        # Clipped before the integer cast, which would wrap around (a touch in
+        # year 160413 once came before a 2024 conversion); NaN is unreadable.
+        us = (col.cast(pl.Float64) * per_us).fill_nan(None)
+        return _from_epoch_us(us.clip(_MIN_US - _MARGIN, _MAX_US + _MARGIN).round(0).cast(pl.Int64))
     if dtype == pl.String:
         text = col.str.strip_chars()
         tries = [
@@ -254,6 +271,18 @@ def _normalise(
     )
 
 
+def _raw_time(frame: pl.DataFrame, row: int) -> str:
+    """The input's time at ``row`` as text; a datetime too far out for Python
+    (or polars' formatting) is shown as its epoch number."""
+    raw = frame["_raw_time"]
+    at = row - frame["_row"][0]
+    if isinstance(raw.dtype, pl.Datetime):
+        return f"{raw.dt.epoch(raw.dtype.time_unit)[at]} {raw.dtype.time_unit} since 1970"
+    if raw.dtype == pl.Date:
+        return f"{raw.cast(pl.Int32)[at]} days since 1970"
+    return repr(raw[at])
+
+
 def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFrame:
     """Raise on the first offending row of each kind; return the clean frame."""
     checks: list[tuple[pl.Expr, Callable[[int], str]]] = [
@@ -271,6 +300,13 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
                 f"column '{cols.time}': cannot read the timestamp at row {r} "
                 f"({frame['_raw_time'][r - frame['_row'][0]]!r}); expected ISO-8601 "
                 "like 2024-05-01T13:45:00Z, a datetime, or epoch numbers with --time-unit"
+            ),
+        ),
+        (
+            (pl.col("time").dt.epoch("us") < _MIN_US) | (pl.col("time").dt.epoch("us") > _MAX_US),
+            lambda r: (
+                f"column '{cols.time}': the time at row {r} "
+                f"({_raw_time(frame, r)}) is outside years 1 to 9999"
             ),
         ),
         (
@@ -293,6 +329,15 @@ def _validate(frame: pl.DataFrame, where: str, cols: EventColumns) -> pl.DataFra
             lambda r: (
                 f"column '{cols.value}': the conversion at row {r} has value "
                 f"{frame['value'][r - frame['_row'][0]]}; expected a finite number >= 0"
+            ),
+        ),
+        (
+            # every total of the values must stay a number: inf credit, NaN shares otherwise
+            pl.col("is_conversion")
+            & ~pl.when("is_conversion").then("value").otherwise(0.0).cum_sum().is_finite(),
+            lambda r: (
+                f"column '{cols.value}': the conversion values add up past the largest "
+                f"number (1.8e308) at row {r}; scale them down"
             ),
         ),
     ]
@@ -408,6 +453,12 @@ def read_paths(
         if row is not None:
             raise InputError(
                 f"{where}: column '{source_col}' at row {row} is not a finite number >= 0"
+            )
+        row = _first_row(frame, ~pl.col(alias).cum_sum().is_finite())
+        if row is not None:
+            raise InputError(
+                f"{where}: column '{source_col}' adds up past the largest number (1.8e308) "
+                f"at row {row}; scale it down"
             )
     frame = frame.with_columns(
         channels=pl.col("path").str.split(path_sep).list.eval(pl.element().str.strip_chars())

@@ -3,6 +3,7 @@ hung or gave quietly wrong answers, each guarded at its root."""
 
 from __future__ import annotations
 
+import re
 import tracemalloc
 
 import networkx as nx
@@ -13,9 +14,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from attribution.api import run_model
 from attribution.arrays import csr_offsets
+from attribution.builder import build_journeys, load_journeys
 from attribution.cli.main import cli
-from attribution.errors import ModelError
+from attribution.errors import InputError, ModelError
+from attribution.io import read_events
 from attribution.journeys import Journeys
 from attribution.models import markov as mk
 from attribution.models import shapley as sh
@@ -298,3 +302,104 @@ def test_csv_written_by_run_and_paths_defends_formula_channels(tmp_path):
         cells = [c for line in text.splitlines() for c in line.split(",")]
         assert not any(c.startswith(FORMULA_STARTS) for c in cells), text
         assert "'=HYPERLINK(1)" in text and "'@SUM(A1)" in text
+
+
+# -- arithmetic never goes quietly wrong --------------------------------------
+def _events(times, dtype=None, unit=None) -> pl.DataFrame:
+    n = len(times)
+    return pl.DataFrame(
+        {
+            "customer_id": ["a"] * n,
+            "timestamp": pl.Series(times, dtype=dtype) if dtype is not None else times,
+            "channel": ["x"] * (n - 1) + [None],
+            "event": ["touch"] * (n - 1) + ["conversion"],
+            "value": [None] * (n - 1) + [5.0],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("times", "unit", "shown"),
+    [
+        ([1.7e9, 5.0e12, 1.71e9], "s", "5000000000000.0"),  # year 160413: once wrapped first
+        ([1.7e9, float("inf"), 1.71e9], "s", "inf"),
+        ([1.7e12, -1e300, 1.71e12], "ms", "-1e+300"),
+        ([1.7e18, 9.2e18 * 1000, 1.71e18], "ns", "9.2e+21"),
+        (["2024-01-01", "+10000-01-01", "2024-02-01"], None, "'+10000-01-01'"),
+    ],
+)
+def test_times_outside_years_1_to_9999_are_an_error_naming_the_row(times, unit, shown):
+    with pytest.raises(InputError, match=rf"row 2 \({re.escape(shown)}\) is outside years"):
+        load_journeys(_events(times), time_unit=unit)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        (pl.Series([1_700_000_000_000, 10**16, 1_710_000_000_000]).cast(pl.Datetime("ms")), "ms"),
+        (pl.Series([1_700_000_000_000_000, 2**62, 1_710_000_000_000_000]).cast(pl.Datetime), "us"),
+        (pl.Series([19_700, 2_000_000_000, 19_800], dtype=pl.Int32).cast(pl.Date), "days"),
+    ],
+)
+def test_far_out_datetimes_and_dates_are_refused_not_wrapped_or_panicking(raw, shown):
+    with pytest.raises(InputError, match=rf"row 2 \(\d+ {shown} since 1970\) is outside years"):
+        load_journeys(_events(raw))
+
+
+def test_the_path_builder_refuses_far_out_times_in_frames_it_is_given():
+    events = read_events(_events(["2024-01-01", "2024-01-02"]))
+    far = events.with_columns(pl.lit(2**62).cast(pl.Datetime("us", "UTC")).alias("time"))
+    with pytest.raises(InputError, match=r"row 1 is outside years 1 to 9999"):
+        build_journeys(far)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-1e22, 1e22, allow_nan=False), min_size=1, max_size=6))
+def test_epoch_seconds_are_read_in_order_or_refused(seconds):
+    frame = _events([*seconds, 1.7e9])
+    try:
+        events = read_events(frame, time_unit="s")
+    except InputError as exc:
+        assert "outside years 1 to 9999" in str(exc)
+        assert any(not (-62135596800 <= s <= 253402300799) for s in [*seconds, 1.7e9])
+        return
+    order = np.argsort(np.array([*seconds, 1.7e9]), kind="stable")
+    times = events["time"].dt.epoch("us").to_numpy()
+    assert (np.diff(times[order]) >= 0).all()  # no wrap-around
+
+
+def test_values_that_add_up_past_the_largest_float_are_an_error(tmp_path):
+    events = write_csv(
+        tmp_path / "events.csv",
+        """customer_id,timestamp,channel,event,value
+        a,2024-01-01,x,touch,
+        a,2024-01-02,,conversion,1e308
+        b,2024-01-01,y,touch,
+        b,2024-01-02,,conversion,1e308""",
+    )
+    result = invoke("run", events, "-m", "linear")
+    assert result.exit_code == 1
+    assert "add up past the largest number" in result.stderr and "row 4" in result.stderr
+    paths = write_csv(
+        tmp_path / "paths.csv",
+        """path,total_conversions,total_conversion_value
+        a,1,1e308
+        b,1,1e308""",
+    )
+    result = invoke("run", paths, "-m", "linear")
+    assert result.exit_code == 1 and "total_conversion_value" in result.stderr
+
+
+def test_no_credit_is_ever_inf_or_nan():
+    j = Journeys.from_paths([["a"], ["a", "b"]], [1, 1], value=[1e308, 1e308])
+    with pytest.raises(InputError, match="add up to inf"):
+        run_model(make_model("linear"), j)
+
+    class Overflowing(mk.Markov):
+        def attribute(self, journeys):
+            frame = super().attribute(journeys)
+            return frame.with_columns(pl.col("value") * 1e308)
+
+    j = Journeys.from_paths([["a"], ["a", "b"]], [1, 1], value=[10.0, 10.0])
+    with pytest.raises(ModelError, match="not finite numbers: channel 'a' got inf"):
+        run_model(Overflowing(), j)
