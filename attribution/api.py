@@ -10,13 +10,20 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from attribution.errors import InputError, ModelError, NeedsTimesError
+from attribution.errors import CreditError, InputError, ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.models.base import Model
 from attribution.registry import get_registry
 from attribution.spec import make_model
 
-__all__ = ["AttributionResult", "ModelRun", "attribute", "summarise", "wide_credits"]
+__all__ = [
+    "AttributionResult",
+    "ModelRun",
+    "attribute",
+    "summarise",
+    "summary_text",
+    "wide_credits",
+]
 
 CREDIT_COLUMNS = ("model", "channel", "conversions", "value", "share")
 
@@ -141,14 +148,25 @@ def wide_credits(
 
 
 def summarise(journeys: Journeys) -> dict[str, Any]:
-    """The run summary: what went in and what was credited or not."""
+    """The run summary: what went in and what was credited or not.
+
+    ``customers`` are the customers with at least one journey (converting or
+    null): the ones the models see. ``customers_without_journeys`` are the
+    rest of the input's customers, whose every conversion had no touch in its
+    window (unattributed) and who have no touch after it; the two add up to
+    every customer of the input (both None for a paths table). ``tied_journeys``
+    are the journeys with touches at the same instant, whose tied touches
+    share their positions (see :attr:`Journeys.tie`).
+    """
     un = journeys.unattributed
     customers = journeys.n_customers
     return {
         "journeys": journeys.n_journeys,
         "converting_journeys": journeys.total_conversions,
         "null_journeys": journeys.total_nulls,
+        "tied_journeys": float((journeys.conversions + journeys.nulls)[journeys.tied_rows].sum()),
         "customers": customers,
+        "customers_without_journeys": None if customers is None else un.customers,
         "channels": journeys.n_channels,
         "conversions": journeys.total_conversions + un.conversions,
         "attributed_conversions": journeys.total_conversions,
@@ -158,6 +176,30 @@ def summarise(journeys: Journeys) -> dict[str, Any]:
         "unattributed_value": un.value,
         "has_times": journeys.has_times,
     }
+
+
+def summary_text(summary: dict[str, Any]) -> str:
+    """The run summary of :func:`summarise` as the one line the CLI prints."""
+    s = summary
+    customers = ""
+    if s["customers"] is not None:
+        customers = f"{s['customers']:,} customers"
+        if s.get("customers_without_journeys"):
+            customers += f" (and {s['customers_without_journeys']:,} with no journey)"
+        customers += ", "
+    tied = ""
+    if s.get("tied_journeys"):
+        tied = (
+            f"; {s['tied_journeys']:,.0f} journeys have touches at the same instant "
+            "(tied touches share their positions)"
+        )
+    return (
+        f"{customers}{s['journeys']:,.0f} journeys ({s['converting_journeys']:,.0f} converting), "
+        f"{s['conversions']:,.0f} conversions worth {s['conversion_value']:,.2f}: "
+        f"{s['attributed_conversions']:,.0f} attributed, "
+        f"{s['unattributed_conversions']:,.0f} unattributed "
+        f"(worth {s['unattributed_value']:,.2f}){tied}"
+    )
 
 
 def _label(spec: str | Model) -> str:
@@ -227,7 +269,7 @@ def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:
                 if bad.height
                 else "they add up past the largest number (1.8e308)"
             )
-            raise ModelError(
+            raise CreditError(
                 f"model '{model.name}' gave credited {column} that are not finite numbers: "
                 f"{detail}; the input's values are too large to compute with"
             )

@@ -28,3 +28,7 @@ class NeedsTimesError(ModelError):
 
 class OutputError(AttributionError):
     """An output cannot be written (unknown format, would overwrite an input)."""
+
+
+class CreditError(ModelError):
+    """A model gave credit that is not a finite number (inf or NaN)."""

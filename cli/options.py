@@ -18,7 +18,7 @@ import click
 import polars as pl
 
 from attribution import progress
-from attribution.api import AttributionResult, attribute
+from attribution.api import AttributionResult, attribute, summary_text
 from attribution.builder import load_journeys
 from attribution.costs import UncostedChannelsWarning, join_costs, read_costs
 from attribution.errors import AttributionError, InputError
@@ -299,15 +299,7 @@ def emit(
 
 # -- running models and costs (run, compare, plot, report) ------------------
 def summary_line(result: AttributionResult) -> str:
-    s = result.summary
-    customers = f"{s['customers']:,} customers, " if s["customers"] is not None else ""
-    return (
-        f"{customers}{s['journeys']:,.0f} journeys ({s['converting_journeys']:,.0f} converting), "
-        f"{s['conversions']:,.0f} conversions worth {s['conversion_value']:,.2f}: "
-        f"{s['attributed_conversions']:,.0f} attributed, "
-        f"{s['unattributed_conversions']:,.0f} unattributed "
-        f"(worth {s['unattributed_value']:,.2f})"
-    )
+    return summary_text(result.summary)
 
 
 def cost_options(func: Callable) -> Callable:

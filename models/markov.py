@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+from scipy.stats import binom
 
 from attribution import progress
+from attribution.arrays import csr_offsets, distinct, distinct_pairs, ranges
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models.base import Model, credit_frame
@@ -45,6 +47,7 @@ _DENSE_KEYS = 1 << 22  # key spaces up to this size are counted with lookup tabl
 # Pseudo-journeys that pull an order-k conversion rate toward the order k-1 one
 # when `order=auto` scores a state with few training journeys.
 _SMOOTHING = 1.0
+_EXPAND = 64  # rows of up to this many journeys deal them into folds one by one
 _CLIP = 1e-12
 
 
@@ -69,17 +72,92 @@ def _window_keys(
     return key
 
 
-def _split(rng: np.random.Generator, counts: np.ndarray, folds: int) -> np.ndarray:
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic): a fixed,
+    platform-independent scramble, so keys turn into well spread numbers."""
+    x = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _path_keys(steps: _Steps) -> np.ndarray:
+    """A uint64 per row that names its path without naming its channels.
+
+    Each channel stands for the rank of what the paths say about it (the
+    distinct paths, journeys, conversions and touches it has), so renaming
+    channels, recoding them or reordering rows leaves every row's key as it
+    was; only channels alike in all of that are confused.
+    """
+    j, members = steps.journeys, steps.members
+    n_ch = members.shape[1]
+    channel_of = members.tocoo()
+    on_row = np.repeat(np.arange(j.n_rows), j.lengths)
+    # (symbol occurrence -> its channels) for per-channel statistics
+    per_symbol = np.bincount(channel_of.row, minlength=members.shape[0])
+    start = csr_offsets(per_symbol)
+    order = np.argsort(channel_of.row, kind="stable")
+    touch_rep = np.repeat(np.arange(j.n_touches), per_symbol[j.codes])
+    channel = channel_of.col[order][ranges(start[j.codes], per_symbol[j.codes])]
+    row = on_row[touch_rep]
+    weight = j.conversions + j.nulls
+    pairs = distinct(row * max(n_ch, 1) + channel)
+    p_row, p_ch = pairs // max(n_ch, 1), pairs % max(n_ch, 1)
+    stats = np.column_stack(
+        [
+            np.bincount(p_ch, minlength=n_ch),
+            np.bincount(p_ch, weights=weight[p_row], minlength=n_ch),
+            np.bincount(p_ch, weights=j.conversions[p_row], minlength=n_ch),
+            np.bincount(channel, weights=weight[row], minlength=n_ch),
+        ]
+    )
+    # rounded, so that sums added in another order still compare equal
+    rank = np.unique(np.round(stats, 9), axis=0, return_inverse=True)[1].ravel()
+    # A symbol (a channel, or a tie group's set of channels) stands for its ranks,
+    # in no order; a path for its symbols in order.
+    sym_key = np.zeros(members.shape[0], dtype=np.uint64)
+    np.add.at(sym_key, channel_of.row, _mix(rank[channel_of.col].astype(np.uint64) + np.uint64(1)))
+    sym_key = _mix(sym_key ^ (per_symbol.astype(np.uint64) << np.uint64(56)))  # size as a tag
+    touch_key = _mix(sym_key[j.codes] ^ _mix(j.position.astype(np.uint64)))
+    key = np.add.reduceat(touch_key, j.offsets[:-1]) if j.n_rows else touch_key[:0]
+    return _mix(key ^ j.lengths.astype(np.uint64))
+
+
+def _uniform(x: np.ndarray) -> np.ndarray:
+    """Floats in (0, 1) from uint64 hashes (their top 53 bits)."""
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _split(keys: np.ndarray, counts: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Deal each row's journeys at random into ``folds`` folds: shape (n_rows, folds).
 
-    Whole journeys are dealt multinomially; a fractional remainder goes whole
-    to one random fold, so the folds add up to ``counts`` exactly.
+    Every journey goes to a fold of its own, uniformly, as a multinomial deal
+    would; the randomness of a row comes from its key (:func:`_path_keys`)
+    and the seed alone, never from the row's position or its channels' codes.
+    Rows of up to _EXPAND journeys deal them one by one; larger ones draw the
+    multinomial as binomials. A fractional remainder goes whole to one fold,
+    so the folds add up to ``counts`` exactly.
     """
-    whole = np.floor(counts)
-    dealt = rng.multinomial(whole.astype(np.int64), np.full(folds, 1.0 / folds)).astype(float)
+    n = len(counts)
+    salt = _mix(np.arange(folds + 2, dtype=np.uint64) + np.uint64(seed) * np.uint64(folds + 2))
+    whole = np.floor(counts).astype(np.int64)
+    dealt = np.zeros((n, folds))
+    small = np.flatnonzero(whole <= _EXPAND)
+    rows = np.repeat(small, whole[small])
+    nth = ranges(np.zeros(len(small), dtype=np.int64), whole[small]).astype(np.uint64)
+    fold = _mix(keys[rows] ^ _mix(nth ^ salt[0])) % np.uint64(folds)
+    dealt.ravel()[:] += np.bincount(rows * folds + fold.astype(np.int64), minlength=n * folds)
+    large = np.flatnonzero(whole > _EXPAND)
+    left = whole[large].astype(np.float64)
+    for f in range(folds - 1):  # a loop over folds: the multinomial as binomials
+        u = _uniform(_mix(keys[large] ^ salt[f + 1]))
+        got = binom.ppf(u, left, 1.0 / (folds - f))
+        dealt[large, f] = got
+        left -= got
+    dealt[large, folds - 1] = left
     rest = counts - whole
-    fold = rng.integers(0, folds, len(counts))
-    dealt[np.arange(len(counts)), fold] += rest
+    to = (_mix(keys ^ salt[folds + 1]) % np.uint64(folds)).astype(np.int64)
+    dealt[np.arange(n), to] += rest
     return dealt
 
 
@@ -88,29 +166,31 @@ def order_scores(
 ) -> dict[int, float]:
     """Cross-validated log-loss of P(conversion | last state) for orders 1..max_order.
 
-    The journeys of each distinct path are dealt at random into ``folds`` folds
-    (seeded, in the canonical path order of :meth:`Journeys.aggregate`, so the
-    input's row order does not matter). For each held-out fold, a journey's
-    conversion probability is the conversion rate, among the training journeys,
-    of its last order-k state (its last ``k`` channels, or the whole path when
-    shorter), smoothed toward the order ``k - 1`` rate with one pseudo-journey;
-    order 0 is the overall rate. The score is the mean log-loss per journey:
-    lower is better.
+    The journeys of each distinct path are dealt at random into ``folds``
+    folds, seeded by ``seed`` and a key of the path that names no channel
+    (:func:`_split`, :func:`_path_keys`): the folds, and so the order chosen,
+    depend neither on the input's row order nor on the channels' names.
+    For each held-out fold, a journey's conversion probability is the
+    conversion rate, among the training journeys, of its last order-k state
+    (its last ``k`` steps, or the whole path when shorter), smoothed toward
+    the order ``k - 1`` rate with one pseudo-journey; order 0 is the overall
+    rate. The score is the mean log-loss per journey: lower is better.
     """
     agg = journeys.aggregate()
     keep = (agg.conversions + agg.nulls) > 0
     agg = agg.select(keep) if not keep.all() else agg
     if agg.n_rows == 0:
         return {k: 0.0 for k in range(1, max_order + 1)}
-    rng = np.random.default_rng(seed)
-    conv_f = _split(rng, agg.conversions, folds)
-    null_f = _split(rng, agg.nulls, folds)
+    steps = _steps_of(agg)
+    keys = _path_keys(steps)
+    conv_f = _split(keys, agg.conversions, folds, seed)
+    null_f = _split(_mix(keys ^ np.uint64(1)), agg.nulls, folds, seed)
     total_f = conv_f + null_f
     conv_all, total_all = agg.conversions, agg.conversions + agg.nulls
-    lengths = agg.lengths
-    codes = agg.codes.astype(np.int64)
-    ends = agg.offsets[1:]
-    base = agg.n_channels + 1
+    lengths = steps.journeys.lengths
+    codes = steps.journeys.codes.astype(np.int64)
+    ends = steps.journeys.offsets[1:]
+    base = steps.members.shape[0] + 1
 
     # rate[f] = smoothed P(conversion) of each row with fold f held out, order 0 first
     train_conv = conv_all.sum() - conv_f.sum(axis=0)
@@ -147,6 +227,85 @@ def _choose_order(
     # The lowest order within rounding of the best: higher orders must earn it.
     chosen = min(k for k, s in scores.items() if s <= best + 1e-12 * max(abs(best), 1.0))
     return chosen, scores
+
+
+# -- steps: touches at one instant are one step ------------------------------
+@dataclass(frozen=True)
+class _Steps:
+    """The journeys as steps: every tie group (touches at one instant) is one
+    step, whose symbol is the set of its channels; an untied touch is a step
+    whose symbol is its channel.
+
+    ``journeys`` has symbol codes in place of channel codes (symbols
+    ``0..n_channels - 1`` are the channels themselves, the sets follow);
+    ``members`` (n_symbols, n_channels) says which channels a symbol holds;
+    ``labels`` and ``ids`` are each symbol's display text (``{a, b}`` for a
+    set) and its JSON identity (``["a","b"]``, a set's names sorted).
+    """
+
+    journeys: Journeys
+    members: sp.csr_matrix
+    labels: list[str]
+    ids: list[str]
+
+
+def _steps_of(journeys: Journeys) -> _Steps:
+    """:class:`_Steps` of ``journeys``: the same journeys when nothing is tied.
+
+    Tied touches have no order, so a sequence model cannot take them one
+    after another without inventing one (by name, say); as one step, the
+    chain moves from the step before to the set and on, whatever the names.
+    """
+    n_ch = journeys.n_channels
+    labels = list(journeys.channels)
+    ids = [json.dumps(c) for c in journeys.channels]  # a loop over channels
+    if not journeys.has_ties:
+        return _Steps(journeys, sp.identity(n_ch, dtype=bool, format="csr"), labels, ids)
+    group = journeys.tie_group
+    n_groups = int(group[-1]) + 1
+    g, c = distinct_pairs(group, journeys.codes, n_ch)  # a set: repeats at one instant are one
+    size = np.bincount(g, minlength=n_groups)
+    several = size[g] > 1
+    lists = (
+        pl.DataFrame({"g": g[several], "c": c[several]})
+        .group_by("g", maintain_order=True)
+        .agg(pl.col("c"))
+    )
+    sets = lists.select(pl.col("c").unique()).sort("c")
+    sets = sets.with_row_index("set")
+    which = lists.join(sets, on="c", how="left", maintain_order="left")
+    symbol = np.zeros(n_groups, dtype=np.int64)  # of every group, in order
+    single = size == 1
+    symbol[single] = c[np.r_[True, g[1:] != g[:-1]]][single]
+    symbol[which["g"].to_numpy()] = n_ch + which["set"].to_numpy().astype(np.int64)
+    set_codes = sets["c"].explode().to_numpy().astype(np.int64)
+    set_sizes = sets["c"].list.len().to_numpy().astype(np.int64)
+    n_sets = sets.height
+    members = sp.vstack(
+        [
+            sp.identity(n_ch, dtype=bool, format="csr"),
+            sp.csr_matrix(
+                (np.ones(len(set_codes), dtype=bool), set_codes, csr_offsets(set_sizes)),
+                shape=(n_sets, n_ch),
+            ),
+        ]
+    ).tocsr()
+    row_of_group = journeys.row_of_touch[np.r_[True, group[1:] != group[:-1]]]
+    names = np.array(journeys.channels, dtype=object)
+    quoted = np.array(ids, dtype=object)
+    for k in range(n_sets):  # a loop over the distinct sets of tied channels
+        chans = set_codes[csr_offsets(set_sizes)[k] : csr_offsets(set_sizes)[k + 1]]
+        labels.append("{" + ", ".join(names[chans]) + "}")
+        ids.append("[" + ",".join(quoted[chans]) + "]")
+    stepped = replace(
+        journeys,
+        channels=tuple(labels),
+        codes=symbol.astype(np.uint32),
+        offsets=csr_offsets(np.bincount(row_of_group, minlength=journeys.n_rows)),
+        days_before=None,
+        tie=None,
+    )
+    return _Steps(stepped, members, labels, ids)
 
 
 # -- the chain ----------------------------------------------------------------
@@ -201,8 +360,10 @@ def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _build_chain(journeys: Journeys, order: int) -> _Chain:
     """Count the chain's transitions straight from the CSR arrays."""
     weight = journeys.conversions + journeys.nulls
-    j = journeys.select(weight > 0) if not (weight > 0).all() else journeys
-    n_ch = j.n_channels
+    real = journeys.select(weight > 0) if not (weight > 0).all() else journeys
+    steps = _steps_of(real)
+    j = steps.journeys
+    n_ch = steps.members.shape[0]  # symbols: channels, then sets of tied channels
     codes = j.codes.astype(np.int64)
     lengths = j.lengths
     width = np.minimum(lengths, order)
@@ -250,23 +411,24 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
         state_idx.append(np.flatnonzero(has))
         channel_idx.append(codes[rep[has] + k])
     si, ci = np.concatenate(state_idx), np.concatenate(channel_idx)
-    members = sp.csr_matrix(
-        (np.ones(len(si), dtype=bool), (si, ci)), shape=(n_states, n_ch), dtype=bool
-    )
-    names, ids = _state_names(j.channels, codes, rep, rep_width)
-    return _Chain(order, j.channels, names, ids, members, counts, value)
+    symbols = sp.csr_matrix((np.ones(len(si)), (si, ci)), shape=(n_states, n_ch), dtype=np.float64)
+    members = sp.csr_matrix((symbols @ steps.members.astype(np.float64)) > 0)
+    names, ids = _state_names(steps.labels, steps.ids, codes, rep, rep_width)
+    return _Chain(order, real.channels, names, ids, members, counts, value)
 
 
 def _state_names(
-    channels: tuple[str, ...], codes: np.ndarray, rep: np.ndarray, width: np.ndarray
+    labels: list[str], ids: list[str], codes: np.ndarray, rep: np.ndarray, width: np.ndarray
 ) -> tuple[list[str], list[str]]:
-    """Label and identity of each state, from one occurrence of its window.
+    """Label and identity of each state, from one occurrence of its window of
+    symbols (``labels`` and ``ids`` of :class:`_Steps`).
 
-    The label joins the window's channels with STATE_SEP, so two states may
+    The label joins the window's symbols with STATE_SEP, so two states may
     print alike (a channel named ``a > b`` against the window ``a``, ``b``) and a
     channel may be named like an engine node (``(null)``). The identity is the
-    window as a JSON array of its channel names (``["a","b"]``): distinct for
-    distinct windows, never one of START, CONVERSION, NULL, and plain ASCII.
+    window as a JSON array of its symbols (``["a","b"]``, ``[["a","b"],"c"]``):
+    distinct for distinct windows, never one of START, CONVERSION, NULL, and
+    plain ASCII.
     """
     if len(rep) == 0:
         return [], []
@@ -275,8 +437,8 @@ def _state_names(
         np.arange(len(row)) - np.repeat(np.cumsum(width) - width, width)
     )
     code = pl.Series(codes[touch], dtype=pl.Int64)
-    names = pl.Series(list(channels), dtype=pl.String)
-    quoted = pl.Series([json.dumps(c) for c in channels], dtype=pl.String)  # per channel
+    names = pl.Series(labels, dtype=pl.String)
+    quoted = pl.Series(ids, dtype=pl.String)
     frame = pl.DataFrame({"row": row, "name": names.gather(code), "id": quoted.gather(code)})
     joined = frame.group_by("row", maintain_order=True).agg(
         pl.col("name").str.join(STATE_SEP), ("[" + pl.col("id").str.join(",") + "]").alias("id")

@@ -697,6 +697,35 @@ class Shapley(Model):
         ]
 
 
+def _position_grid(journeys: Journeys, weights: np.ndarray, width: int) -> np.ndarray:
+    """Sum of ``weights`` per (channel, position) cell, flat, ``channel * width + position``.
+
+    A touch tied with others (one instant, :attr:`Journeys.tie`) has no
+    position of its own: its weight is spread evenly over the positions its
+    tie group takes, as if the group came in every order with equal weight.
+    """
+    n = journeys.n_channels
+    codes, pos = journeys.codes.astype(np.int64), journeys.position
+    if not journeys.has_ties:
+        return np.bincount(codes * width + pos, weights=weights, minlength=n * width)
+    group = journeys.tie_group
+    size = np.bincount(group)[group]
+    alone = size == 1
+    grid = np.bincount((codes * width + pos)[alone], weights=weights[alone], minlength=n * width)
+    tied = np.flatnonzero(~alone)
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])[group]  # group's first touch
+    start = pos[tied] - (tied - first[tied])
+    # difference arrays over positions: +share where the group starts, - past its end
+    row = width + 1
+    begin, end = codes[tied] * row + start, codes[tied] * row + start + size[tied]
+    share = weights[tied] / size[tied]
+    spread = np.bincount(begin, share, n * row) - np.bincount(end, share, n * row)
+    cover = np.bincount(begin, minlength=n * row) - np.bincount(end, minlength=n * row)
+    spread = np.cumsum(spread.reshape(n, row), axis=1)[:, :width]
+    spread[np.cumsum(cover.reshape(n, row), axis=1)[:, :width] == 0] = 0.0  # no rounding dust
+    return grid + spread.ravel()
+
+
 class OrderedShapley(Model):
     """Zhao et al.'s ordered Shapley value: credit per touch position.
 
@@ -704,7 +733,9 @@ class OrderedShapley(Model):
     t of channel c earns ``1 / (count of c in the journey * |S|)`` of its
     conversions and value. Channel totals equal
     ``shapley:characteristic=subset_conversions``; :meth:`details` gives the
-    credit of every channel at every position (1 = first touch).
+    credit of every channel at every position (1 = first touch). Touches at
+    one instant share the positions their group takes: each one's credit is
+    spread evenly over them (every order of the group, equally weighted).
 
     References
     ----------
@@ -739,11 +770,9 @@ class OrderedShapley(Model):
         row = journeys.row_of_touch
         wc = w * journeys.conversions[row]
         wv = w * journeys.value[row]
-        pos = journeys.position
-        width = int(pos.max()) + 1
-        cell = journeys.codes.astype(np.int64) * width + pos
-        grid_c = np.bincount(cell, weights=wc, minlength=n * width)
-        grid_v = np.bincount(cell, weights=wv, minlength=n * width)
+        width = int(journeys.position.max()) + 1
+        grid_c = _position_grid(journeys, wc, width)
+        grid_v = _position_grid(journeys, wv, width)
         used = np.flatnonzero((grid_c != 0) | (grid_v != 0))
         self.position_credit_ = pl.DataFrame(
             {
@@ -755,8 +784,8 @@ class OrderedShapley(Model):
                 "value": grid_v[used],
             }
         )
-        conv = grid_c.reshape(n, width).sum(axis=1)
-        val = grid_v.reshape(n, width).sum(axis=1)
+        conv = np.bincount(journeys.codes, weights=wc, minlength=n)
+        val = np.bincount(journeys.codes, weights=wv, minlength=n)
         return credit_frame(journeys, conv, val)
 
     def details(self) -> dict[str, Any]:
