@@ -3,6 +3,7 @@ hung or gave quietly wrong answers, each guarded at its root."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import tracemalloc
 
@@ -14,7 +15,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from attribution.api import run_model
+from attribution.api import attribute, run_model, summarise
 from attribution.arrays import csr_offsets
 from attribution.builder import build_journeys, load_journeys
 from attribution.cli.main import cli
@@ -24,6 +25,8 @@ from attribution.journeys import Journeys
 from attribution.models import markov as mk
 from attribution.models import shapley as sh
 from attribution.spec import make_model, parse_spec
+from attribution.testing import rename_channels, shuffle_rows
+from attribution.testing.strategies import journeys as journeys_strategy
 from attribution.text import FORMULA_STARTS, escape_mathtext, spreadsheet_safe, xml_text
 from tests.conftest import write_csv
 
@@ -403,3 +406,213 @@ def test_no_credit_is_ever_inf_or_nan():
     j = Journeys.from_paths([["a"], ["a", "b"]], [1, 1], value=[10.0, 10.0])
     with pytest.raises(ModelError, match="not finite numbers: channel 'a' got inf"):
         run_model(Overflowing(), j)
+
+
+# -- results do not depend on names --------------------------------------------
+ALL_MODELS = [
+    "first_touch",
+    "last_touch",
+    "linear",
+    "time_decay",
+    "position_based",
+    "markov",
+    "markov:order=2",
+    "markov:order=auto,max_order=3",
+    "shapley",
+    "ordered_shapley",
+]
+
+
+@st.composite
+def day_granular_logs(draw: st.DrawFn) -> pl.DataFrame:
+    """Events on a handful of days, so that touches tie often."""
+    n_ch = draw(st.integers(1, 5))
+    rows = []
+    for customer in range(draw(st.integers(1, 12))):
+        days = draw(st.lists(st.integers(1, 4), min_size=1, max_size=6))
+        chans = draw(st.lists(st.integers(0, n_ch - 1), min_size=len(days), max_size=len(days)))
+        rows += [
+            (f"u{customer}", f"2024-01-0{d}", f"ch{c}", "touch", None)
+            for d, c in zip(days, chans, strict=True)
+        ]
+        if draw(st.booleans()):
+            value = float(draw(st.integers(1, 50)))
+            rows.append(
+                (f"u{customer}", f"2024-01-0{draw(st.integers(2, 5))}", None, "conversion", value)
+            )
+    return pl.DataFrame(
+        rows, schema=["customer_id", "timestamp", "channel", "event", "value"], orient="row"
+    )
+
+
+def _renamed(frame: pl.DataFrame) -> tuple[pl.DataFrame, dict[str, str]]:
+    names = sorted(frame["channel"].drop_nulls().unique().to_list())
+    mapping = {c: f"z{len(names) - i}_{c}" for i, c in enumerate(names)}  # reversed order
+    return frame.with_columns(pl.col("channel").replace(mapping)), mapping
+
+
+def _credit_by_channel(frame: pl.DataFrame, models, mapping=None, **build) -> pl.DataFrame:
+    credits = attribute(build_journeys(read_events(frame), **build), models).credits
+    if mapping:
+        back = {v: k for k, v in mapping.items()}
+        credits = credits.with_columns(pl.col("channel").replace_strict(back))
+    return credits.sort("model", "channel")
+
+
+@settings(max_examples=60, deadline=None)
+@given(day_granular_logs(), st.sampled_from([{}, {"collapse_repeats": True}, {"max_touches": 2}]))
+def test_renaming_channels_moves_no_credit_whatever_ties(frame, build):
+    renamed, mapping = _renamed(frame)
+    a = _credit_by_channel(frame, ALL_MODELS, **build)
+    b = _credit_by_channel(renamed, ALL_MODELS, mapping, **build)
+    assert a["channel"].to_list() == b["channel"].to_list()
+    np.testing.assert_allclose(a["conversions"], b["conversions"], atol=1e-9)
+    np.testing.assert_allclose(a["value"], b["value"], atol=1e-7)
+
+
+def test_first_touch_shares_a_tied_first_instant_equally():
+    frame = pl.DataFrame(
+        [
+            ("u", "2024-01-01", "b", "touch", None),
+            ("u", "2024-01-01", "a", "touch", None),
+            ("u", "2024-01-02", "c", "touch", None),
+            ("u", "2024-01-03", None, "conversion", 6.0),
+        ],
+        schema=["customer_id", "timestamp", "channel", "event", "value"],
+        orient="row",
+    )
+    j = build_journeys(read_events(frame))
+    assert j.tie.tolist() == [False, True, False] and j.has_ties
+    credit = {
+        m: dict(attribute(j, [m]).credits.select("channel", "conversions").iter_rows())
+        for m in ("first_touch", "last_touch", "position_based")
+    }
+    assert credit["first_touch"] == {"a": 0.5, "b": 0.5, "c": 0.0}
+    assert credit["last_touch"] == {"a": 0.0, "b": 0.0, "c": 1.0}
+    # 0.4 to the first, 0.2 to the middle, 0.4 to the last: a and b share 0.4 + 0.2
+    assert credit["position_based"] == pytest.approx({"a": 0.3, "b": 0.3, "c": 0.4})
+
+
+def _shuffle_inside_ties(j: Journeys, seed: int) -> Journeys:
+    rng = np.random.default_rng(seed)
+    order = np.lexsort((rng.random(j.n_touches), j.tie_group))
+    return dataclasses.replace(j, codes=j.codes[order])
+
+
+@settings(max_examples=50, deadline=None)
+@given(journeys_strategy(max_channels=4, max_rows=10), st.data())
+def test_the_order_inside_a_tie_group_does_not_matter(j, data):
+    n = j.n_touches
+    tie = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    tie[j.offsets[:-1]] = False
+    days = j.tie_mean(j.days_before) if j.days_before is not None else None
+    j = dataclasses.replace(j, tie=tie)
+    j = dataclasses.replace(j, days_before=j.tie_mean(days))  # tied touches share a time
+    other = _shuffle_inside_ties(j, data.draw(st.integers(0, 99)))
+    for spec in ALL_MODELS:
+        a, b = run_model(make_model(spec), j), run_model(make_model(spec), other)
+        np.testing.assert_allclose(a["conversions"], b["conversions"], atol=1e-9, err_msg=spec)
+    assert other.aggregate().n_rows == j.aggregate().n_rows
+    assert np.array_equal(other.aggregate().codes, j.aggregate().codes)
+
+
+def test_markov_takes_a_tie_group_as_one_step():
+    j = Journeys(
+        channels=("a", "b", "c"),
+        codes=np.array([1, 0, 2, 2], dtype=np.uint32),
+        offsets=np.array([0, 3, 4]),
+        conversions=np.array([1.0, 0.0]),
+        value=np.array([2.0, 0.0]),
+        nulls=np.array([0.0, 1.0]),
+        tie=np.array([False, True, False, False]),
+    )
+    table = mk.transition_table(j)
+    assert set(table.select("from_label", "to_label").rows()) == {
+        ("(start)", "c"),
+        ("(start)", "{a, b}"),
+        ("{a, b}", "c"),
+        ("c", "(conversion)"),
+        ("c", "(null)"),
+    }
+    assert '[["a","b"]]' in table["from"].to_list()
+
+
+def test_ordered_shapley_spreads_a_tied_touch_over_its_group_positions():
+    j = Journeys(
+        channels=("a", "b"),
+        codes=np.array([1, 0, 1], dtype=np.uint32),
+        offsets=np.array([0, 3]),
+        conversions=np.array([1.0]),
+        value=np.array([4.0]),
+        nulls=np.array([0.0]),
+        tie=np.array([False, True, False]),
+    )
+    model = make_model("ordered_shapley")
+    credit = dict(model.attribute(j).select("channel", "conversions").iter_rows())
+    assert credit == pytest.approx({"a": 0.5, "b": 0.5})
+    cells = {(c, p): v for c, p, v, _ in model.position_credit_.iter_rows()}
+    # a (1/2) shares positions 1 and 2 with b's first touch (1/4): 1/4 each, at each
+    assert cells == pytest.approx(
+        {("a", 1): 0.25, ("a", 2): 0.25, ("b", 1): 0.125, ("b", 2): 0.125, ("b", 3): 0.25}
+    )
+
+
+@settings(max_examples=40, deadline=None)
+@given(journeys_strategy(weighted=True, with_times=False, max_channels=5, max_rows=20))
+def test_auto_order_scores_do_not_depend_on_channel_names_or_row_order(j):
+    mapping = {c: f"z{j.n_channels - i}" for i, c in enumerate(j.channels)}
+    a = mk.order_scores(j, max_order=3)
+    b = mk.order_scores(rename_channels(j, mapping), max_order=3)
+    c = mk.order_scores(shuffle_rows(j, 3), max_order=3)
+    assert a == pytest.approx(b, rel=1e-12) and a == pytest.approx(c, rel=1e-12)
+
+
+def test_auto_folds_deal_each_path_at_random_and_add_up():
+    keys = mk._path_keys(mk._steps_of(_wide_sets().aggregate()))
+    counts = np.array([0.0, 1.0, 2.5, 63.0, 64.0, 65.0, 1000.0, 3.0, 1.0, 1.0, 1.0, 1.0])
+    dealt = mk._split(keys, counts, 5, 0)
+    np.testing.assert_allclose(dealt.sum(axis=1), counts)
+    assert (dealt >= 0).all() and (dealt[:, :] == np.round(dealt)).sum() >= 11 * 5 - 5
+    assert not np.array_equal(dealt, mk._split(keys, counts, 5, 1))  # the seed matters
+    big = mk._split(keys[:1], np.array([100_000.0]), 5, 0)[0]
+    assert np.abs(big - 20_000).max() < 5 * np.sqrt(16_000)  # binomial spread, not skewed
+
+
+# -- nothing is dropped on the way ---------------------------------------------
+def test_summary_counts_ties_and_customers_without_journeys(tmp_path):
+    events = write_csv(
+        tmp_path / "events.csv",
+        """customer_id,timestamp,channel,event,value
+        a,2024-01-01,x,touch,
+        a,2024-01-01,y,touch,
+        a,2024-01-02,,conversion,5
+        b,2024-01-02,,conversion,5
+        c,2024-01-02,,conversion,5
+        c,2024-01-03,y,touch,
+        d,2023-01-01,x,touch,
+        d,2024-01-02,,conversion,5""",
+    )
+    j = load_journeys(events)
+    summary = summarise(j)
+    assert summary["tied_journeys"] == 1.0
+    assert (summary["customers"], summary["customers_without_journeys"]) == (2, 2)  # a, c; b, d
+    assert summary["unattributed_conversions"] == 3.0
+    result = invoke("run", events, "-m", "first_touch")
+    assert "2 customers (and 2 with no journey)" in result.stderr
+    assert "1 journeys have touches at the same instant" in result.stderr
+
+
+def test_paths_says_how_many_conversions_it_leaves_out(tmp_path):
+    events = write_csv(
+        tmp_path / "events.csv",
+        """customer_id,timestamp,channel,event,value
+        a,2024-01-01,x,touch,
+        a,2024-01-02,,conversion,5
+        b,2024-01-02,,conversion,7""",
+    )
+    result = invoke("paths", events)
+    assert result.exit_code == 0
+    table = pl.read_csv(result.stdout.encode())
+    assert table["total_conversions"].sum() == 1.0  # b's conversion has no path...
+    assert "1 unattributed conversions (worth 7.00)" in result.stderr  # ...and says so
+    assert "2 conversions worth 12.00: 1 attributed, 1 unattributed" in result.stderr
