@@ -20,6 +20,7 @@ mark, reset before each stage).
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -75,11 +76,8 @@ def run_markov(touches: int, channels: list[int], orders: list[int], repeat: int
         journeys = one_long_journey(touches, n_ch)
         for order in orders:
             model = Markov(order=order)
-            stage = measure(
-                f"markov:order={order}, {touches:,} touches, {n_ch} channels",
-                lambda m=model, j=journeys: run_model(m, j),
-                repeat=repeat,
-            )
+            name = f"markov:order={order}, {touches:,} touches, {n_ch} channels"
+            stage = measure(name, functools.partial(run_model, model, journeys), repeat=repeat)
             stage.name += f" ({len(model.states_) - 3:,} states)"
             stages.append(stage)
     return stages
