@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import polars as pl
 
-from attribution.errors import ModelError, NeedsTimesError
+from attribution.errors import CreditError, InputError, ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.model import Model
 from attribution.registry import get_registry
@@ -221,14 +223,25 @@ def wide_credits(
 
 
 def summarise(journeys: Journeys) -> dict[str, Any]:
-    """The run summary: what went in and what was credited or not."""
+    """The run summary: what went in and what was credited or not.
+
+    ``customers`` are the customers with at least one journey (converting or
+    null): the ones the models see. ``customers_without_journeys`` are the
+    rest of the input's customers, whose every conversion had no touch in its
+    window (unattributed) and who have no touch after it; the two add up to
+    every customer of the input (both None for a paths table). ``tied_journeys``
+    are the journeys with touches at the same instant, whose tied touches
+    share their positions (see :attr:`Journeys.tie`).
+    """
     un = journeys.unattributed
     customers = journeys.n_customers
     return {
         "journeys": journeys.n_journeys,
         "converting_journeys": journeys.total_conversions,
         "null_journeys": journeys.total_nulls,
+        "tied_journeys": float((journeys.conversions + journeys.nulls)[journeys.tied_rows].sum()),
         "customers": customers,
+        "customers_without_journeys": None if customers is None else un.customers,
         "channels": journeys.n_channels,
         "conversions": journeys.total_conversions + un.conversions,
         "attributed_conversions": journeys.total_conversions,
@@ -345,6 +358,7 @@ def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:
             f"model '{model.name}' needs touch times, but the input is a paths table "
             "without them; give events with timestamps or choose another model"
         )
+    _check_totals(journeys)
     credits = model.attribute(journeys)
     expected = {"channel", "conversions", "value"}
     if not isinstance(credits, pl.DataFrame) or not expected <= set(credits.columns):
@@ -353,8 +367,38 @@ def run_model(model: Model, journeys: Journeys) -> pl.DataFrame:
             f"model '{model.name}' returned {found}; expected a frame with columns "
             "channel, conversions, value"
         )
-    return credits.select(
+    credits = credits.select(
         pl.col("channel").cast(pl.String),
         pl.col("conversions").cast(pl.Float64),
         pl.col("value").cast(pl.Float64),
     )
+    # This is where every credit is made, so no output downstream holds inf or NaN.
+    for column in ("conversions", "value"):
+        bad = credits.filter(~pl.col(column).is_finite())
+        if bad.height or not math.isfinite(float(credits[column].sum())):
+            detail = (
+                f"channel '{bad['channel'][0]}' got {bad[column][0]}"
+                if bad.height
+                else "they add up past the largest number (1.8e308)"
+            )
+            raise CreditError(
+                f"model '{model.name}' gave credited {column} that are not finite numbers: "
+                f"{detail}; the input's values are too large to compute with"
+            )
+    return credits
+
+
+def _check_totals(journeys: Journeys) -> None:
+    """Refuse journeys whose conversions, values or nulls add up to no number."""
+    with np.errstate(over="ignore"):
+        totals = (
+            ("conversions", journeys.total_conversions),
+            ("conversion values", journeys.total_value),
+            ("null journeys", journeys.total_nulls),
+        )
+    for name, total in totals:
+        if not math.isfinite(total):
+            raise InputError(
+                f"the journeys' {name} add up to {total}, past the largest number (1.8e308); "
+                "scale them down"
+            )

@@ -11,10 +11,12 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
-from attribution.arrays import csr_offsets
+from attribution.arrays import csr_offsets, distinct
 from attribution.errors import InputError
 from attribution.journeys import JourneyKeys, Journeys, Unattributed
 from attribution.sources import (
+    MAX_US,
+    MIN_US,
     EventColumns,
     Source,
     describe,
@@ -74,6 +76,7 @@ def build_journeys(
             conversions = conversions.with_columns(pl.col("customer").cast(pl.String))
         events = pl.concat([events, conversions.select(events.columns)], how="vertical")
 
+    _check_arithmetic(events)
     channels = tuple(
         events.lazy()
         .filter(~pl.col("is_conversion"))
@@ -134,20 +137,31 @@ def build_journeys(
     t_journey = journey_of_row[touch]
     days = (end_time[t_journey] - time[touch]) / _US_PER_DAY
     codes = keyed["code"].to_numpy()[idx[touch]]
+    # Touches of one journey at one instant: no order among them is real (the
+    # sort put them by channel code), so they are one "instant" and tied.
+    new_instant = np.ones(len(touch), dtype=bool)
+    new_instant[1:] = (t_journey[1:] != t_journey[:-1]) | (time[touch][1:] != time[touch][:-1])
+    instant = np.cumsum(new_instant) - 1
 
     keep = np.ones(len(touch), dtype=bool)
     if lookback_days is not None:
         keep &= days <= lookback_days
-    _trim(t_journey, codes, keep, len(first_row), collapse_repeats, max_touches)
+    _trim(t_journey, codes, keep, len(first_row), collapse_repeats, max_touches, instant)
 
-    t_journey, days, codes = t_journey[keep], days[keep], codes[keep]
+    t_journey, days, codes, instant = t_journey[keep], days[keep], codes[keep], instant[keep]
+    tie = np.zeros(len(codes), dtype=bool)
+    tie[1:] = instant[1:] == instant[:-1]
     lengths = np.bincount(t_journey, minlength=len(first_row))
     has_touch = lengths > 0
     values = keyed["value"].to_numpy()[idx[last_row]]
     lost = converted & ~has_touch
-    unattributed = Unattributed(conversions=float(lost.sum()), value=float(values[lost].sum()))
-
     rows = np.flatnonzero(has_touch)
+    unattributed = Unattributed(
+        conversions=float(lost.sum()),
+        value=float(values[lost].sum()),
+        customers=int(new_customer.sum()) - len(distinct(customer[rows])),
+    )
+
     conv = converted[rows].astype(np.float64)
     location = None
     if location_col:
@@ -179,6 +193,7 @@ def build_journeys(
         unattributed=unattributed,
         conversion_channel=location,
         keys=keys,
+        tie=tie if tie.any() else None,
     )
 
 
@@ -264,6 +279,37 @@ def _coded(values: pl.Series) -> tuple[np.ndarray, tuple[str, ...]]:
     return codes.to_numpy().astype(np.int32), labels
 
 
+def _check_arithmetic(events: pl.DataFrame) -> None:
+    """Refuse times outside years 1 to 9999 (the sort key doubles them, and
+    must not wrap around) and conversion values whose total is no number.
+
+    :func:`attribution.sources.read_events` refuses both already, naming the file;
+    this guards frames built some other way, and the events and conversions
+    of two files together.
+    """
+    if events.height == 0:
+        return
+    epoch = events["time"].dt.epoch("us")
+    bad = (epoch < MIN_US) | (epoch > MAX_US)
+    if bool(bad.any()):
+        at = _row_of(events, int(bad.arg_true()[0]))
+        raise InputError(f"column 'time': the time at {at} is outside years 1 to 9999")
+    is_conv = events["is_conversion"].to_numpy()
+    with np.errstate(over="ignore"):
+        total = np.cumsum(events["value"].to_numpy()[is_conv])
+    if len(total) and not np.isfinite(total[-1]):
+        at = _row_of(events, int(np.flatnonzero(is_conv)[np.argmin(np.isfinite(total))]))
+        raise InputError(
+            "column 'value': the conversion values add up past the largest number "
+            f"(1.8e308) at {at}; scale them down"
+        )
+
+
+def _row_of(events: pl.DataFrame, index: int) -> str:
+    """``row N``: the input's own row of event ``index`` when known."""
+    return f"row {events['_row'][index]}" if "_row" in events.columns else f"event {index + 1}"
+
+
 def journeys_from_paths(
     paths: pl.DataFrame, *, collapse_repeats: bool = False, max_touches: int | None = None
 ) -> Journeys:
@@ -296,23 +342,48 @@ def _trim(
     n_groups: int,
     collapse: bool,
     max_touches: int | None,
+    instant: np.ndarray | None = None,
 ) -> None:
     """Narrow ``keep`` in place over touches sorted by ``group`` (journey or path).
 
-    ``collapse`` drops a kept touch followed by a kept touch of the same channel
-    in the same group (so the latest of a run stays); ``max_touches`` keeps the
-    last ``max_touches`` kept touches of each group.
+    ``instant`` numbers the touches' instants, ascending (touches at one
+    instant are tied and have no order; by default every touch is its own).
+    ``collapse`` drops a kept touch whose channel is kept again at the same
+    instant or at the group's next kept instant (so the latest of a run stays;
+    without ties: a touch followed by one of the same channel).
+    ``max_touches`` keeps the last ``max_touches`` kept touches of each group
+    and every touch tied with one of them, so that which of some tied touches
+    stay never depends on how they were ordered.
     """
+    if instant is None:
+        instant = np.arange(len(codes), dtype=np.int64)
     if collapse:
         kept = np.flatnonzero(keep)
-        same_as_next = (group[kept[:-1]] == group[kept[1:]]) & (codes[kept[:-1]] == codes[kept[1:]])
-        keep[kept[:-1][same_as_next]] = False
+        g, c = group[kept], codes[kept].astype(np.int64)
+        # instants among the kept touches, numbered without gaps
+        step = np.cumsum(np.r_[True, instant[kept][1:] != instant[kept][:-1]]) - 1
+        n = int(codes.max()) + 1 if len(codes) else 1
+        key = step * n + c  # sorted: steps ascend, codes ascend within a step
+        order = np.argsort(key, kind="stable")
+        sorted_key = key[order]
+        later = (step + 1) * n + c
+        at = np.minimum(np.searchsorted(sorted_key, later), max(len(key) - 1, 0))
+        again_next = (sorted_key[at] == later) & (g[order[at]] == g)
+        again_here = np.zeros(len(kept), dtype=bool)
+        again_here[:-1] = (step[:-1] == step[1:]) & (c[:-1] == c[1:])
+        if len(kept):
+            keep[kept[again_next | again_here]] = False
     if max_touches is not None:
         kept = np.flatnonzero(keep)
         per_group = np.bincount(group[kept], minlength=n_groups)
         # rank from the end: kept touches after this one in the same group
         rank_in = np.arange(len(kept)) - csr_offsets(per_group)[:-1].repeat(per_group)
-        keep[kept[per_group[group[kept]] - 1 - rank_in >= max_touches]] = False
+        from_end = per_group[group[kept]] - 1 - rank_in
+        # the instant of each group's max_touches-th last touch, and all after it
+        first_kept = np.full(n_groups, np.iinfo(np.int64).min, dtype=np.int64)
+        last = from_end == max_touches - 1
+        first_kept[group[kept[last]]] = instant[kept[last]]
+        keep[kept[instant[kept] < first_kept[group[kept]]]] = False
 
 
 def _trim_paths(j: Journeys, collapse: bool, max_touches: int | None) -> Journeys:

@@ -42,3 +42,7 @@ class OutputError(AttributionError):
     extension contradicts, a target that is an input or no file (a folder, a
     socket, a pipe nobody reads), or the system refused the write (disk full,
     file too large, permission denied, name too long). Nothing is left behind."""
+
+
+class CreditError(ModelError):
+    """A model gave credit that is not a finite number (inf or NaN)."""

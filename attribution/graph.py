@@ -79,14 +79,18 @@ def transition_graph(edges: pl.DataFrame) -> nx.DiGraph:
     """
     import networkx as nx
 
+    from attribution.names import xml_text
+
     check_edge_table(edges)
     nodes = _nodes(edges)
     graph = nx.DiGraph()
+    # Names are the user's: what XML cannot hold is escaped, so GraphML and GEXF
+    # files of the graph are always well formed.
     for row in nodes.iter_rows(named=True):
-        attrs = {k: row[k] for k in ("kind", "label") if k in row and row[k] is not None}
-        graph.add_node(row["node"], **attrs)
+        attrs = {k: xml_text(str(row[k])) for k in ("kind", "label") if row.get(k) is not None}
+        graph.add_node(xml_text(str(row["node"])), **attrs)
     graph.add_edges_from(
-        (a, b, {"count": float(c), "probability": float(p)})
+        (xml_text(str(a)), xml_text(str(b)), {"count": float(c), "probability": float(p)})
         for a, b, c, p in edges.select(EDGE_COLUMNS).iter_rows()
     )
     return graph

@@ -15,10 +15,17 @@ __all__ = ["ChannelPairs", "JourneyKeys", "Journeys", "Unattributed"]
 
 @dataclass(frozen=True)
 class Unattributed:
-    """Conversions of the input that no journey carries (no touch in their window)."""
+    """Conversions of the input that no journey carries (no touch in their window).
+
+    ``customers`` counts the customers of the input left with no journey at all
+    (every conversion of theirs unattributed, no touch after the last one):
+    :attr:`Journeys.n_customers` counts only customers with journeys, so the
+    two together are every customer of the input.
+    """
 
     conversions: float = 0.0
     value: float = 0.0
+    customers: int = 0
 
 
 # -- grain keys (issue 17) ----------------------------------------------------
@@ -172,6 +179,13 @@ class Journeys:
         Conversion times, ids, segments and per-touch dimension values for the
         finer grains (:mod:`attribution.grains`); None for a paths input.
         Survives :meth:`select`, not :meth:`aggregate`.
+    tie : ndarray of bool, shape (n_touches,), or None
+        ``tie[i]``: touch i happened at the same instant as touch ``i - 1`` of
+        the same row (never True at a row's first touch). Touches tied so form
+        a *tie group*, which has no order of its own: the codes inside it are
+        in some order (the path builder's is by channel code), and a model
+        must not let that order matter. None when no two touches tie (or the
+        input, a paths table, cannot tell).
     """
 
     channels: tuple[str, ...]
@@ -185,6 +199,7 @@ class Journeys:
     unattributed: Unattributed = field(default_factory=Unattributed)
     conversion_channel: np.ndarray | None = None
     keys: JourneyKeys | None = None
+    tie: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.offsets) - 1
@@ -199,6 +214,11 @@ class Journeys:
             raise ValueError("conversion_channel must have one entry per row")
         if self.keys is not None:
             self.keys.check(n, len(self.codes))
+        if self.tie is not None:
+            if len(self.tie) != len(self.codes):
+                raise ValueError("tie must have one entry per touch")
+            if n and len(self.codes) and self.tie[self.offsets[:-1][self.lengths > 0]].any():
+                raise ValueError("a row's first touch cannot be tied with the one before")
 
     # -- sizes -------------------------------------------------------------
     @property
@@ -231,9 +251,44 @@ class Journeys:
         """Row index of every touch (``np.repeat(arange(n_rows), lengths)``)."""
         return np.repeat(np.arange(self.n_rows, dtype=np.int64), self.lengths)
 
+    @property
+    def has_ties(self) -> bool:
+        """Whether some touches happened at the same instant as the one before."""
+        return self.tie is not None and bool(self.tie.any())
+
+    @cached_property
+    def tie_group(self) -> np.ndarray:
+        """Tie group of every touch (int64, shape (n_touches,)): touches at one
+        instant of one row share a number, counted up along the touches; every
+        untied touch is a group of its own."""
+        if self.tie is None:
+            return np.arange(self.n_touches, dtype=np.int64)
+        return np.cumsum(~self.tie, dtype=np.int64) - 1
+
+    @cached_property
+    def tied_rows(self) -> np.ndarray:
+        """Bool per row: the row has touches at the same instant."""
+        if not self.has_ties:
+            return np.zeros(self.n_rows, dtype=bool)
+        assert self.tie is not None
+        return np.bincount(self.row_of_touch[self.tie], minlength=self.n_rows) > 0
+
+    def tie_mean(self, per_touch: np.ndarray) -> np.ndarray:
+        """``per_touch`` averaged over each tie group: what a touch gets when its
+        group's touches come in every order with equal weight, for any rule
+        that weighs touches by position."""
+        if not self.has_ties:
+            return per_touch
+        group = self.tie_group
+        sums = np.bincount(group, weights=per_touch)
+        return (sums / np.bincount(group))[group]
+
     @cached_property
     def n_customers(self) -> int | None:
-        """Distinct customers of the rows (None without customers, as for paths)."""
+        """Distinct customers with a journey, converting or null (None without
+        customers, as for paths). Customers whose conversions are all
+        unattributed and who have no null journey are counted apart, in
+        ``unattributed.customers``."""
         return None if self.customer is None else len(distinct(self.customer))
 
     @cached_property
@@ -363,6 +418,7 @@ class Journeys:
         return replace(
             self,
             codes=self.codes[touch],
+            tie=None if self.tie is None else self.tie[touch],
             offsets=offsets,
             conversions=self.conversions[rows],
             value=self.value[rows],
@@ -378,18 +434,27 @@ class Journeys:
     def aggregate(self) -> Journeys:
         """Distinct paths with summed conversions, value and nulls.
 
-        Touch times, customers and keys do not survive aggregation. The paths come
-        out sorted (by length, then channel codes), so the result does not
-        depend on the order of the rows.
+        Touch times, customers and keys do not survive aggregation; ties do:
+        within a tie group the codes are put in ascending order, so paths that
+        differ only in the order of tied touches are one. The paths come out
+        sorted (by length, then channel codes), so the result does not depend
+        on the order of the rows.
         """
         if self.n_rows == 0:
             return replace(
                 self, days_before=None, customer=None, conversion_channel=None, keys=None
             )
+        codes, tie = self.codes.astype(np.int64), None
+        if self.has_ties:
+            assert self.tie is not None
+            codes = codes[np.lexsort((codes, self.tie_group))]
+            tie = self.tie
+        # one symbol per touch: its code, and whether it is tied with the one before
+        symbols = codes * 2 + (0 if tie is None else tie)
         # Grouped by (length, key): exact, and sorting by it sorts the paths.
         # One integer groups faster than two: the length goes on top when it fits.
         lengths = self.lengths
-        key = path_keys(self.codes, self.offsets, self.n_channels)
+        key = path_keys(symbols, self.offsets, 2 * self.n_channels)
         shift = 63 - int(lengths.max()).bit_length()
         by = ["key"] if int(key.max()) < 2**shift else ["n", "key"]
         if by == ["key"]:
@@ -414,10 +479,11 @@ class Journeys:
         lengths = grouped["n"].to_numpy().astype(np.int64)
         offsets = csr_offsets(lengths)
         first = grouped["row"].to_numpy().astype(np.int64)
-        codes = self.codes[ranges(self.offsets[first], lengths)].astype(np.uint32)
+        kept = symbols[ranges(self.offsets[first], lengths)]
         return Journeys(
             channels=self.channels,
-            codes=codes,
+            codes=(kept // 2).astype(np.uint32),
+            tie=None if tie is None else (kept % 2).astype(bool),
             offsets=offsets,
             conversions=grouped["conversions"].to_numpy().astype(np.float64),
             value=grouped["value"].to_numpy().astype(np.float64),

@@ -208,6 +208,9 @@ class Reduction:
         return {
             **summarise(self.paths),
             "customers": self.customers,
+            "customers_without_journeys": None
+            if self.customers is None
+            else self.paths.unattributed.customers,
             "has_times": self.has_times,
         }
 
@@ -233,10 +236,17 @@ def combine(reductions: Iterable[Reduction]) -> Reduction:
     lost = Unattributed(
         conversions=sum(p.unattributed.conversions for p in paths),
         value=sum(p.unattributed.value for p in paths),
+        customers=sum(p.unattributed.customers for p in paths),
     )
+    tied = any(p.tie is not None for p in paths)
     merged = Journeys(
         channels=channels,
         codes=np.concatenate([p.codes for p in paths]).astype(np.uint32),
+        tie=np.concatenate(
+            [p.tie if p.tie is not None else np.zeros(p.n_touches, dtype=bool) for p in paths]
+        )
+        if tied
+        else None,
         offsets=csr_offsets(np.concatenate([p.lengths for p in paths])),
         conversions=np.concatenate([p.conversions for p in paths]),
         value=np.concatenate([p.value for p in paths]),

@@ -23,6 +23,7 @@ from attribution.compare import Measure, compare
 from attribution.costs import TOTAL
 from attribution.errors import InputError, OutputError
 from attribution.labels import model_title
+from attribution.names import escape_mathtext
 from attribution.sinks import CHART_OUTPUTS, write_output
 
 if TYPE_CHECKING:  # matplotlib is optional and imported only when a chart is drawn
@@ -304,6 +305,14 @@ def _other_row(
     return out
 
 
+def _shown(text: str) -> str:
+    """``text`` (a user's channel or model name, a title) for a label, as written:
+    where mathtext is on (outside :func:`style`), a ``$`` would start it."""
+    import matplotlib
+
+    return escape_mathtext(text) if matplotlib.rcParams["text.parse_math"] else text
+
+
 def credit_bars(
     credits: pl.DataFrame | Any,
     measure: Measure = "share",
@@ -326,7 +335,9 @@ def credit_bars(
     if top is not None and top < 1:
         raise InputError(f"top must be a number of channels >= 1, got {top}")
     wide = compare(credits, measure, models=models)
-    wide = wide.filter(pl.col("channel") != TOTAL)
+    # Only a costed table has totals rows; elsewhere "(total)" is a channel's name.
+    if "cost" in credits.columns:
+        wide = wide.filter(pl.col("channel") != TOTAL)
     # the models' own columns: compare() may add min/max/spread, bounds and `differs`
     labels = [
         c for c in credits["model"].unique(maintain_order=True).to_list() if c in wide.columns
@@ -377,7 +388,7 @@ def plot_credits(
     table has ``<measure>_lo`` and ``<measure>_hi`` columns, each bar gets
     that interval as an error bar. Channels a model has no
     value for (a null ROAS, say) get no bar. The ``(total)`` rows of a costed
-    table are left out.
+    table are left out (in a table without costs, ``(total)`` is a channel).
 
     Parameters
     ----------
@@ -444,7 +455,7 @@ def plot_credits(
             ys + offset,
             np.nan_to_num(column, nan=0.0),
             height=height * 0.95,
-            label=model_title(label),
+            label=_shown(model_title(label)),
             color=colours[label],
             xerr=xerr,
             error_kw={"ecolor": _INK, "elinewidth": 0.8, "capsize": 2},
@@ -456,12 +467,13 @@ def plot_credits(
                 padding=2,
                 fontsize=7,
             )
-    ax.set_yticks(ys, channels)
+    # names from the data are shown as written: a "$" would start mathtext
+    ax.set_yticks(ys, [_shown(str(c)) for c in channels])
     ax.invert_yaxis()  # first channel (largest) at the top
     ax.set_ylim(n_ch - 0.5, -0.5)
     ax.set_xlabel(LABELS[measure])
     ax.set_ylabel("Channel")
-    ax.set_title(title if title is not None else f"{_TITLES[measure]} by channel and model")
+    ax.set_title(_shown(title) if title is not None else f"{_TITLES[measure]} by channel and model")
     if measure in ("share", "roi"):
         ax.xaxis.set_major_formatter(PercentFormatter(1.0))
     elif measure in ("conversions", "value", "cost", "cpa"):

@@ -30,6 +30,7 @@ from typing import Any, Literal
 import polars as pl
 
 from attribution.errors import OutputError
+from attribution.names import spreadsheet_safe
 
 __all__ = [
     "CHART_OUTPUTS",
@@ -589,8 +590,9 @@ OUTPUT_FORMATS: dict[str, OutputFormat] = {
             "csv",
             (".csv",),
             "frame",
-            lambda frame, path: frame.write_csv(path),
-            lambda frame: frame.write_csv(),
+            # text cells a spreadsheet would run as formulas get a leading ' (OWASP)
+            lambda frame, path: spreadsheet_safe(frame).write_csv(path),
+            lambda frame: spreadsheet_safe(frame).write_csv(),
         ),
         OutputFormat("json", (".json",), "document", _write_json, lambda doc: dumps(doc) + "\n"),
         OutputFormat(

@@ -572,6 +572,19 @@ def first_failure(frame: pl.DataFrame, masks: list[pl.Expr]) -> tuple[int, int] 
 
 
 # -- timestamps -----------------------------------------------------------
+# Times must lie in years 1 to 9999 (UTC), the range of ISO-8601 and Python's
+# datetime. Outside it, conversions are clipped to just past it, so the range
+# check of _validate names the row, and no arithmetic on times can overflow.
+MIN_US = -62_135_596_800_000_000  # 0001-01-01T00:00:00Z in microseconds
+MAX_US = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
+_US_DAY = 86_400_000_000
+_MARGIN = 1e9  # well past the range, even after float rounding
+
+
+def _from_epoch_us(us: pl.Expr) -> pl.Expr:
+    return us.clip(MIN_US - 1, MAX_US + 1).cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+
+
 def _time_expr(
     dtype: pl.DataType, name: str, unit: str | None, where: str, sample: pl.Series | None = None
 ) -> pl.Expr:
@@ -581,11 +594,18 @@ def _time_expr(
     """
     col = pl.col(name)
     if isinstance(dtype, pl.Datetime):
-        if dtype.time_zone is None:
-            return col.dt.cast_time_unit("us").dt.replace_time_zone("UTC")
-        return col.dt.cast_time_unit("us").dt.convert_time_zone("UTC")
+        # Through the epoch integer: a cast of a far-out millisecond time to
+        # microseconds would overflow (polars panics). Zoned or naive, the
+        # epoch counts from 1970 UTC.
+        epoch = col.dt.epoch(dtype.time_unit)
+        if dtype.time_unit == "ms":
+            epoch = epoch.clip(MIN_US // 1000 - 1, MAX_US // 1000 + 1) * 1000
+        elif dtype.time_unit == "ns":
+            epoch = epoch // 1000
+        return _from_epoch_us(epoch)
     if dtype == pl.Date:
-        return col.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
+        days = col.cast(pl.Int32).cast(pl.Int64)
+        return _from_epoch_us(days.clip(MIN_US // _US_DAY - 1, MAX_US // _US_DAY + 1) * _US_DAY)
     if dtype.is_numeric():
         if unit is None:
             raise InputError(
@@ -596,13 +616,10 @@ def _time_expr(
         if unit not in TIME_UNITS:
             raise InputError(f"unknown time unit '{unit}'; expected one of {list(TIME_UNITS)}")
         per_us = {"s": 1e6, "ms": 1e3, "us": 1.0, "ns": 1e-3}[unit]
-        return (
-            (col.cast(pl.Float64) * per_us)
-            .round(0)
-            .cast(pl.Int64)
-            .cast(pl.Datetime("us"))
-            .dt.replace_time_zone("UTC")
-        )
+        # Clipped before the integer cast, which would wrap around (a touch in
+        # year 160413 once came before a 2024 conversion); NaN is unreadable.
+        us = (col.cast(pl.Float64) * per_us).fill_nan(None)
+        return _from_epoch_us(us.clip(MIN_US - _MARGIN, MAX_US + _MARGIN).round(0).cast(pl.Int64))
     if dtype == pl.String:
         text = col.str.strip_chars()
         found = None if sample is None else _sniff_format(sample)
@@ -756,6 +773,17 @@ def _grain_columns(
     return out
 
 
+def _raw_time(frame: pl.DataFrame, row: int) -> str:
+    """The input's time at ``row`` as text; a datetime too far out for Python
+    (or polars' formatting) is shown as its epoch number."""
+    raw = frame.filter(pl.col("_row") == row)["_raw_time"]
+    if isinstance(raw.dtype, pl.Datetime):
+        return f"{raw.dt.epoch(raw.dtype.time_unit)[0]} {raw.dtype.time_unit} since 1970"
+    if raw.dtype == pl.Date:
+        return f"{raw.cast(pl.Int32)[0]} days since 1970"
+    return repr(raw[0])
+
+
 def _validate(
     frame: pl.DataFrame,
     where: str,
@@ -789,6 +817,14 @@ def _validate(
             "time_unit",
         ),
         (
+            (pl.col("time").dt.epoch("us") < MIN_US) | (pl.col("time").dt.epoch("us") > MAX_US),
+            lambda r: (
+                f"column '{cols.time}': the time at row {r} "
+                f"({_raw_time(frame, r)}) is outside years 1 to 9999"
+            ),
+            None,
+        ),
+        (
             ~pl.col("is_conversion") & (pl.col("channel").is_null() | (pl.col("channel") == "")),
             lambda r: f"column '{cols.channel}': the touch at row {r} has no channel",
             None,
@@ -811,6 +847,16 @@ def _validate(
             lambda r: (
                 f"column '{cols.value}': the conversion at row {r} has value "
                 f"{_at(frame, 'value', r)}; expected a finite number >= 0"
+            ),
+            None,
+        ),
+        (
+            # every total of the values must stay a number: inf credit, NaN shares otherwise
+            pl.col("is_conversion")
+            & ~pl.when("is_conversion").then("value").otherwise(0.0).cum_sum().is_finite(),
+            lambda r: (
+                f"column '{cols.value}': the conversion values add up past the largest "
+                f"number (1.8e308) at row {r}; scale them down"
             ),
             None,
         ),
@@ -979,6 +1025,13 @@ def read_paths(
             else "is not a finite number >= 0"
         )
         raise InputError(f"{where}: column '{column}' at row {row} {what}")
+    for col, alias in numeric.items():  # totals must stay numbers: no inf credit
+        past = first_row(frame, ~pl.col(alias).cum_sum().is_finite())
+        if past is not None:
+            raise InputError(
+                f"{where}: column '{col if col in names else 'total_conversions'}' adds up "
+                f"past the largest number (1.8e308) at row {past}; scale it down"
+            )
     return frame.select("_row", "channels", "conversions", "value", "nulls")
 
 

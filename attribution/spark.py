@@ -282,19 +282,34 @@ def _touches(
     touch = ~F.col("is_conversion")
     if lookback_days is not None:
         events = events.filter(~touch | (F.col("days") <= lookback_days))
-    in_order = journey.orderBy(*order)
     if collapse_repeats:
-        # Of consecutive kept touches of one channel the latest stays.
-        touches = events.filter(touch).withColumn("_next", F.lead("channel").over(in_order))
-        touches = touches.filter(F.col("_next").isNull() | (F.col("_next") != F.col("channel")))
-        events = touches.drop("_next").unionByName(events.filter(~touch))
+        # As the polars builder (_trim): a kept touch goes when its channel is kept
+        # again at the same instant (one of them stays) or at the journey's next
+        # kept instant, so the latest of a run stays and ties have no order.
+        touches = events.filter(touch).withColumn(
+            "_step", F.dense_rank().over(journey.orderBy("t"))
+        )
+        same = Window.partitionBy("customer", "journey", "t", "channel")
+        channel_steps = (
+            Window.partitionBy("customer", "journey", "channel").orderBy("_step").rangeBetween(1, 1)
+        )
+        touches = (
+            touches.withColumn("_dup", F.row_number().over(same.orderBy("t")))
+            .withColumn("_next", F.count(F.lit(1)).over(channel_steps))
+            .filter((F.col("_dup") == 1) & (F.col("_next") == 0))
+        )
+        events = touches.drop("_step", "_dup", "_next").unionByName(events.filter(~touch))
     if max_touches is not None:
+        # the last max_touches kept touches and every touch tied with one of them
         touches = events.filter(touch).withColumn(
             "_from_end", F.row_number().over(journey.orderBy(*_event_order(latest_first=True)))
         )
+        touches = touches.withColumn(
+            "_cut", F.min(F.when(F.col("_from_end") <= max_touches, F.col("t"))).over(journey)
+        )
         events = (
-            touches.filter(F.col("_from_end") <= max_touches)
-            .drop("_from_end")
+            touches.filter(F.col("t") >= F.col("_cut"))
+            .drop("_from_end", "_cut")
             .unionByName(events.filter(~touch))
         )
     return events
@@ -320,6 +335,11 @@ def _journeys(events: DataFrame) -> DataFrame:
         .select(
             "customer",
             F.col("_touches").getField("ch").alias("path"),
+            # touch i is tied with touch i - 1 when both happened at one instant
+            # (the polars builder's tie groups; a higher-order function, no UDF)
+            F.expr("transform(_touches._k0, (t, i) -> i > 0 AND t = _touches._k0[i - 1])").alias(
+                "ties"
+            ),
             "converted",
             F.coalesce("value", F.lit(0.0)).alias("value"),
         )
@@ -491,10 +511,11 @@ def reduce_spark(
                 "lost_value"
             ),
             F.countDistinct(F.when(has_touch, F.col("customer"))).alias("customers"),
+            F.countDistinct(F.col("customer")).alias("all_customers"),
         ).first()
         table = (
             journeys.filter(has_touch)
-            .groupBy("path")
+            .groupBy("path", "ties")
             .agg(
                 F.sum("converted").cast("double").alias("conversions"),
                 F.sum(F.when(F.col("converted") > 0, F.col("value"))).alias("value"),
@@ -508,13 +529,20 @@ def reduce_spark(
     assert totals is not None and isinstance(paths, pl.DataFrame)
     paths = paths.select(
         pl.col("path").alias("channels"),
+        pl.col("ties"),
         pl.col("conversions"),
         pl.col("value").fill_null(0.0),
         pl.col("nulls"),
-    )
-    journeys_of_paths = journeys_from_paths(paths).with_channels(channels)
+    ).filter((pl.col("conversions") > 0) | (pl.col("nulls") > 0))
+    journeys_of_paths = journeys_from_paths(paths.drop("ties"))
+    tie = paths["ties"].explode().to_numpy().astype(bool)
+    if tie.any():  # rows in the same order: journeys_from_paths keeps them
+        journeys_of_paths = replace(journeys_of_paths, tie=tie)
+    journeys_of_paths = journeys_of_paths.with_channels(channels)
     lost = Unattributed(
-        conversions=float(totals["lost"] or 0), value=float(totals["lost_value"] or 0.0)
+        conversions=float(totals["lost"] or 0),
+        value=float(totals["lost_value"] or 0.0),
+        customers=int(totals["all_customers"] or 0) - int(totals["customers"] or 0),
     )
     return Reduction(
         replace(journeys_of_paths.aggregate(), unattributed=lost),

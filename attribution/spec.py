@@ -18,7 +18,10 @@ _FALSE = {"false", "no", "0", "off"}
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
-    """Split ``NAME:key=value,...`` into the name and the raw parameter strings."""
+    """Split ``NAME:key=value,...`` into the name and the raw parameter strings.
+
+    A key given twice is an error: which of the two values was meant cannot be told.
+    """
     name, _, rest = spec.strip().partition(":")
     if not name:
         raise ModelError(f"model spec '{spec}' has no model name")
@@ -27,6 +30,10 @@ def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
         key, eq, value = item.partition("=")
         if not eq or not key.strip():
             raise ModelError(f"model spec '{spec}': expected key=value, got '{item}'")
+        if key.strip() in params:
+            raise ModelError(
+                f"model spec '{spec}' sets '{key.strip()}' twice; give each parameter once"
+            )
         params[key.strip()] = value.strip()
     return name.strip(), params
 

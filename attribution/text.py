@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -167,15 +167,26 @@ def render_kpis(kpis: KPIs, *, width: int | None = None) -> str:
     return "\n\n".join([*parts, tail]).rstrip()
 
 
-def summary_text(result: AttributionResult) -> str:
+def summary_text(result: AttributionResult | dict[str, Any]) -> str:
     """The run summary in one line: customers, journeys, conversions and their value,
-    attributed and unattributed."""
-    s = result.summary
-    customers = f"{s['customers']:,} customers, " if s["customers"] is not None else ""
+    attributed and unattributed, and how many journeys hold tied touches."""
+    s = result if isinstance(result, dict) else result.summary
+    customers = ""
+    if s["customers"] is not None:
+        customers = f"{s['customers']:,} customers"
+        if s.get("customers_without_journeys"):
+            customers += f" (and {s['customers_without_journeys']:,} with no journey)"
+        customers += ", "
+    tied = ""
+    if s.get("tied_journeys"):
+        tied = (
+            f"; {s['tied_journeys']:,.0f} journeys have touches at the same instant "
+            "(tied touches share their positions)"
+        )
     return (
         f"{customers}{s['journeys']:,.0f} journeys ({s['converting_journeys']:,.0f} converting), "
         f"{s['conversions']:,.0f} conversions worth {s['conversion_value']:,.2f}: "
         f"{s['attributed_conversions']:,.0f} attributed, "
         f"{s['unattributed_conversions']:,.0f} unattributed "
-        f"(worth {s['unattributed_value']:,.2f})"
+        f"(worth {s['unattributed_value']:,.2f}){tied}"
     )

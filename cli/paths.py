@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import click
 
-from attribution.cli.options import InputOptions, emit, input_options, output_format, output_options
-from attribution.text import render_table
+from attribution.api import summarise
+from attribution.cli.options import (
+    InputOptions,
+    echo_err,
+    emit,
+    input_options,
+    output_format,
+    output_options,
+)
+from attribution.text import render_table, summary_text
 
 
 @click.command("paths")
@@ -16,8 +24,24 @@ def command(inputs: InputOptions, fmt: str | None, output: str | None) -> None:
 
     The layout is ChannelAttribution's (path, total_conversions,
     total_conversion_value, total_null; channels joined by ' > '), so the
-    journeys can be fed to other tools. Default format: csv.
+    journeys can be fed to other tools. Default format: csv. Conversions with
+    no touch in their window have no path: the summary on stderr counts them.
     """
     fmt = output_format(output, fmt, default="csv")  # fails before the input is read
-    table = inputs.load().to_paths_table()
+    journeys = inputs.load()
+    table = journeys.to_paths_table()
+    # The layout has no row for a conversion without a path, nor a way to mark
+    # touches at one instant: say what the table leaves out.
+    echo_err(summary_text(summarise(journeys)))
+    lost = journeys.unattributed
+    if lost.conversions:
+        echo_err(
+            f"note: {lost.conversions:,.0f} unattributed conversions (worth {lost.value:,.2f}) "
+            "have no touch in their window, so no path: the table leaves them out"
+        )
+    if journeys.has_ties:
+        echo_err(
+            "note: touches at the same instant are listed by channel name; "
+            "the paths table cannot mark them as tied"
+        )
     emit(table, fmt=fmt, output=output, table=lambda: render_table(table))

@@ -133,8 +133,10 @@ def command(
     if OUTPUT_FORMATS[fmt].takes == "graph":
         write_result(transition_graph(table), fmt, output)
         return
-    # The contract's columns only, so the file has one layout whatever the model.
-    edges = table.select(EDGE_COLUMNS)
+    # The contract's columns, and the roles and labels where the model gives them
+    # (node identities are unique; labels are for people and may coincide).
+    extra = [c for c in ("from_kind", "to_kind", "from_label", "to_label") if c in table.columns]
+    edges = table.select(*EDGE_COLUMNS, *extra)
     emit(
         edges,
         fmt=fmt,

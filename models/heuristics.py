@@ -1,4 +1,11 @@
-"""Rule-based models: first touch, last touch, linear, time decay, position based."""
+"""Rule-based models: first touch, last touch, linear, time decay, position based.
+
+Touches at the same instant (a tie group, :attr:`Journeys.tie`) have no order:
+a rule that weighs touches by position gives each touch of a group the mean of
+the group's positions' weights (its weight averaged over every order of the
+group), so tied touches share a position's credit equally and renaming a
+channel never moves credit.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +30,7 @@ class FirstTouch(TouchWeightModel):
     combine = "sum"  # credit adds up across any split of the customers
 
     def weights(self, journeys: Journeys) -> np.ndarray:
-        return (journeys.position == 0).astype(np.float64)
+        return journeys.tie_mean((journeys.position == 0).astype(np.float64))
 
 
 class LastTouch(TouchWeightModel):
@@ -36,7 +43,7 @@ class LastTouch(TouchWeightModel):
 
     def weights(self, journeys: Journeys) -> np.ndarray:
         last = np.repeat(journeys.lengths - 1, journeys.lengths)
-        return (journeys.position == last).astype(np.float64)
+        return journeys.tie_mean((journeys.position == last).astype(np.float64))
 
 
 class Linear(TouchWeightModel):
@@ -92,7 +99,8 @@ class TimeDecay(TouchWeightModel):
         # underflow to 0/0; the normalisation cancels the shift.
         nearest = np.minimum.reduceat(days, starts)
         raw = np.exp2(-(days - np.repeat(nearest, lengths)) / h)
-        return raw / np.repeat(np.add.reduceat(raw, starts), lengths)
+        # tied touches have one time, hence one weight; the mean keeps it so
+        return journeys.tie_mean(raw / np.repeat(np.add.reduceat(raw, starts), lengths))
 
 
 class PositionBased(TouchWeightModel):
@@ -139,4 +147,4 @@ class PositionBased(TouchWeightModel):
         middle = (1.0 - f - la) / np.maximum(n - 2, 1)
         w = np.where((pos > 0) & (pos < n - 1), middle, w)
         w = np.where(n == 2, np.where(pos == 0, two_f, two_l), w)
-        return np.where(n == 1, 1.0, w)
+        return journeys.tie_mean(np.where(n == 1, 1.0, w))

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+from scipy.stats import binom
 
+from attribution import progress
+from attribution.arrays import csr_offsets, distinct, distinct_pairs, ranges
 from attribution.capabilities import RowCredit
 from attribution.constraints import Constraints, Integral, Interval, Options
 from attribution.errors import ModelError
@@ -31,11 +36,20 @@ DENSE_STATES = 3000
 # Bound on the relative error of P and of the expected value in iterative solves.
 _TOL = 1e-14
 _MAX_STEPS = 2000
+_CHECK = 200  # steps between two looks at how fast the bound decays
 _CHUNK = 64  # channels per batch of the iterative solve
+# Block GMRES of removals (method "removals"): restart length, restarts, the
+# error bound it must prove (relative to the full chain's P and value), and the
+# elements its Krylov bases may hold at once.
+_RESTART = 30
+_CYCLES = 20
+_KRYLOV_TOL = 1e-10
+_BLOCK_ELEMENTS = 1 << 24
 _DENSE_KEYS = 1 << 22  # key spaces up to this size are counted with lookup tables
 # Pseudo-journeys that pull an order-k conversion rate toward the order k-1 one
 # when `order=auto` scores a state with few training journeys.
 _SMOOTHING = 1.0
+_EXPAND = 64  # rows of up to this many journeys deal them into folds one by one
 _CLIP = 1e-12
 
 
@@ -60,17 +74,92 @@ def _window_keys(
     return key
 
 
-def _split(rng: np.random.Generator, counts: np.ndarray, folds: int) -> np.ndarray:
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser on uint64 arrays (wrapping arithmetic): a fixed,
+    platform-independent scramble, so keys turn into well spread numbers."""
+    x = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))
+
+
+def _path_keys(steps: _Steps) -> np.ndarray:
+    """A uint64 per row that names its path without naming its channels.
+
+    Each channel stands for the rank of what the paths say about it (the
+    distinct paths, journeys, conversions and touches it has), so renaming
+    channels, recoding them or reordering rows leaves every row's key as it
+    was; only channels alike in all of that are confused.
+    """
+    j, members = steps.journeys, steps.members
+    n_ch = members.shape[1]
+    channel_of = members.tocoo()
+    on_row = np.repeat(np.arange(j.n_rows), j.lengths)
+    # (symbol occurrence -> its channels) for per-channel statistics
+    per_symbol = np.bincount(channel_of.row, minlength=members.shape[0])
+    start = csr_offsets(per_symbol)
+    order = np.argsort(channel_of.row, kind="stable")
+    touch_rep = np.repeat(np.arange(j.n_touches), per_symbol[j.codes])
+    channel = channel_of.col[order][ranges(start[j.codes], per_symbol[j.codes])]
+    row = on_row[touch_rep]
+    weight = j.conversions + j.nulls
+    pairs = distinct(row * max(n_ch, 1) + channel)
+    p_row, p_ch = pairs // max(n_ch, 1), pairs % max(n_ch, 1)
+    stats = np.column_stack(
+        [
+            np.bincount(p_ch, minlength=n_ch),
+            np.bincount(p_ch, weights=weight[p_row], minlength=n_ch),
+            np.bincount(p_ch, weights=j.conversions[p_row], minlength=n_ch),
+            np.bincount(channel, weights=weight[row], minlength=n_ch),
+        ]
+    )
+    # rounded, so that sums added in another order still compare equal
+    rank = np.unique(np.round(stats, 9), axis=0, return_inverse=True)[1].ravel()
+    # A symbol (a channel, or a tie group's set of channels) stands for its ranks,
+    # in no order; a path for its symbols in order.
+    sym_key = np.zeros(members.shape[0], dtype=np.uint64)
+    np.add.at(sym_key, channel_of.row, _mix(rank[channel_of.col].astype(np.uint64) + np.uint64(1)))
+    sym_key = _mix(sym_key ^ (per_symbol.astype(np.uint64) << np.uint64(56)))  # size as a tag
+    touch_key = _mix(sym_key[j.codes] ^ _mix(j.position.astype(np.uint64)))
+    key = np.add.reduceat(touch_key, j.offsets[:-1]) if j.n_rows else touch_key[:0]
+    return _mix(key ^ j.lengths.astype(np.uint64))
+
+
+def _uniform(x: np.ndarray) -> np.ndarray:
+    """Floats in (0, 1) from uint64 hashes (their top 53 bits)."""
+    return ((x >> np.uint64(11)).astype(np.float64) + 0.5) * 2.0**-53
+
+
+def _split(keys: np.ndarray, counts: np.ndarray, folds: int, seed: int) -> np.ndarray:
     """Deal each row's journeys at random into ``folds`` folds: shape (n_rows, folds).
 
-    Whole journeys are dealt multinomially; a fractional remainder goes whole
-    to one random fold, so the folds add up to ``counts`` exactly.
+    Every journey goes to a fold of its own, uniformly, as a multinomial deal
+    would; the randomness of a row comes from its key (:func:`_path_keys`)
+    and the seed alone, never from the row's position or its channels' codes.
+    Rows of up to _EXPAND journeys deal them one by one; larger ones draw the
+    multinomial as binomials. A fractional remainder goes whole to one fold,
+    so the folds add up to ``counts`` exactly.
     """
-    whole = np.floor(counts)
-    dealt = rng.multinomial(whole.astype(np.int64), np.full(folds, 1.0 / folds)).astype(float)
+    n = len(counts)
+    salt = _mix(np.arange(folds + 2, dtype=np.uint64) + np.uint64(seed) * np.uint64(folds + 2))
+    whole = np.floor(counts).astype(np.int64)
+    dealt = np.zeros((n, folds))
+    small = np.flatnonzero(whole <= _EXPAND)
+    rows = np.repeat(small, whole[small])
+    nth = ranges(np.zeros(len(small), dtype=np.int64), whole[small]).astype(np.uint64)
+    fold = _mix(keys[rows] ^ _mix(nth ^ salt[0])) % np.uint64(folds)
+    dealt.ravel()[:] += np.bincount(rows * folds + fold.astype(np.int64), minlength=n * folds)
+    large = np.flatnonzero(whole > _EXPAND)
+    left = whole[large].astype(np.float64)
+    for f in range(folds - 1):  # a loop over folds: the multinomial as binomials
+        u = _uniform(_mix(keys[large] ^ salt[f + 1]))
+        got = binom.ppf(u, left, 1.0 / (folds - f))
+        dealt[large, f] = got
+        left -= got
+    dealt[large, folds - 1] = left
     rest = counts - whole
-    fold = rng.integers(0, folds, len(counts))
-    dealt[np.arange(len(counts)), fold] += rest
+    to = (_mix(keys ^ salt[folds + 1]) % np.uint64(folds)).astype(np.int64)
+    dealt[np.arange(n), to] += rest
     return dealt
 
 
@@ -79,29 +168,31 @@ def order_scores(
 ) -> dict[int, float]:
     """Cross-validated log-loss of P(conversion | last state) for orders 1..max_order.
 
-    The journeys of each distinct path are dealt at random into ``folds`` folds
-    (seeded, in the canonical path order of :meth:`Journeys.aggregate`, so the
-    input's row order does not matter). For each held-out fold, a journey's
-    conversion probability is the conversion rate, among the training journeys,
-    of its last order-k state (its last ``k`` channels, or the whole path when
-    shorter), smoothed toward the order ``k - 1`` rate with one pseudo-journey;
-    order 0 is the overall rate. The score is the mean log-loss per journey:
-    lower is better.
+    The journeys of each distinct path are dealt at random into ``folds``
+    folds, seeded by ``seed`` and a key of the path that names no channel
+    (:func:`_split`, :func:`_path_keys`): the folds, and so the order chosen,
+    depend neither on the input's row order nor on the channels' names.
+    For each held-out fold, a journey's conversion probability is the
+    conversion rate, among the training journeys, of its last order-k state
+    (its last ``k`` steps, or the whole path when shorter), smoothed toward
+    the order ``k - 1`` rate with one pseudo-journey; order 0 is the overall
+    rate. The score is the mean log-loss per journey: lower is better.
     """
     agg = journeys.aggregate()
     keep = (agg.conversions + agg.nulls) > 0
     agg = agg.select(keep) if not keep.all() else agg
     if agg.n_rows == 0:
         return {k: 0.0 for k in range(1, max_order + 1)}
-    rng = np.random.default_rng(seed)
-    conv_f = _split(rng, agg.conversions, folds)
-    null_f = _split(rng, agg.nulls, folds)
+    steps = _steps_of(agg)
+    keys = _path_keys(steps)
+    conv_f = _split(keys, agg.conversions, folds, seed)
+    null_f = _split(_mix(keys ^ np.uint64(1)), agg.nulls, folds, seed)
     total_f = conv_f + null_f
     conv_all, total_all = agg.conversions, agg.conversions + agg.nulls
-    lengths = agg.lengths
-    codes = agg.codes.astype(np.int64)
-    ends = agg.offsets[1:]
-    base = agg.n_channels + 1
+    lengths = steps.journeys.lengths
+    codes = steps.journeys.codes.astype(np.int64)
+    ends = steps.journeys.offsets[1:]
+    base = steps.members.shape[0] + 1
 
     # rate[f] = smoothed P(conversion) of each row with fold f held out, order 0 first
     train_conv = conv_all.sum() - conv_f.sum(axis=0)
@@ -140,6 +231,85 @@ def _choose_order(
     return chosen, scores
 
 
+# -- steps: touches at one instant are one step ------------------------------
+@dataclass(frozen=True)
+class _Steps:
+    """The journeys as steps: every tie group (touches at one instant) is one
+    step, whose symbol is the set of its channels; an untied touch is a step
+    whose symbol is its channel.
+
+    ``journeys`` has symbol codes in place of channel codes (symbols
+    ``0..n_channels - 1`` are the channels themselves, the sets follow);
+    ``members`` (n_symbols, n_channels) says which channels a symbol holds;
+    ``labels`` and ``ids`` are each symbol's display text (``{a, b}`` for a
+    set) and its JSON identity (``["a","b"]``, a set's names sorted).
+    """
+
+    journeys: Journeys
+    members: sp.csr_matrix
+    labels: list[str]
+    ids: list[str]
+
+
+def _steps_of(journeys: Journeys) -> _Steps:
+    """:class:`_Steps` of ``journeys``: the same journeys when nothing is tied.
+
+    Tied touches have no order, so a sequence model cannot take them one
+    after another without inventing one (by name, say); as one step, the
+    chain moves from the step before to the set and on, whatever the names.
+    """
+    n_ch = journeys.n_channels
+    labels = list(journeys.channels)
+    ids = [json.dumps(c) for c in journeys.channels]  # a loop over channels
+    if not journeys.has_ties:
+        return _Steps(journeys, sp.identity(n_ch, dtype=bool, format="csr"), labels, ids)
+    group = journeys.tie_group
+    n_groups = int(group[-1]) + 1
+    g, c = distinct_pairs(group, journeys.codes, n_ch)  # a set: repeats at one instant are one
+    size = np.bincount(g, minlength=n_groups)
+    several = size[g] > 1
+    lists = (
+        pl.DataFrame({"g": g[several], "c": c[several]})
+        .group_by("g", maintain_order=True)
+        .agg(pl.col("c"))
+    )
+    sets = lists.select(pl.col("c").unique()).sort("c")
+    sets = sets.with_row_index("set")
+    which = lists.join(sets, on="c", how="left", maintain_order="left")
+    symbol = np.zeros(n_groups, dtype=np.int64)  # of every group, in order
+    single = size == 1
+    symbol[single] = c[np.r_[True, g[1:] != g[:-1]]][single]
+    symbol[which["g"].to_numpy()] = n_ch + which["set"].to_numpy().astype(np.int64)
+    set_codes = sets["c"].explode().to_numpy().astype(np.int64)
+    set_sizes = sets["c"].list.len().to_numpy().astype(np.int64)
+    n_sets = sets.height
+    members = sp.vstack(
+        [
+            sp.identity(n_ch, dtype=bool, format="csr"),
+            sp.csr_matrix(
+                (np.ones(len(set_codes), dtype=bool), set_codes, csr_offsets(set_sizes)),
+                shape=(n_sets, n_ch),
+            ),
+        ]
+    ).tocsr()
+    row_of_group = journeys.row_of_touch[np.r_[True, group[1:] != group[:-1]]]
+    names = np.array(journeys.channels, dtype=object)
+    quoted = np.array(ids, dtype=object)
+    for k in range(n_sets):  # a loop over the distinct sets of tied channels
+        chans = set_codes[csr_offsets(set_sizes)[k] : csr_offsets(set_sizes)[k + 1]]
+        labels.append("{" + ", ".join(names[chans]) + "}")
+        ids.append("[" + ",".join(quoted[chans]) + "]")
+    stepped = replace(
+        journeys,
+        channels=tuple(labels),
+        codes=symbol.astype(np.uint32),
+        offsets=csr_offsets(np.bincount(row_of_group, minlength=journeys.n_rows)),
+        days_before=None,
+        tie=None,
+    )
+    return _Steps(stepped, members, labels, ids)
+
+
 # -- the chain ----------------------------------------------------------------
 @dataclass(frozen=True)
 class _Chain:
@@ -151,7 +321,8 @@ class _Chain:
 
     order: int
     channels: tuple[str, ...]
-    names: list[str]  # S state names
+    names: list[str]  # S state labels (channels joined by STATE_SEP), for people
+    ids: list[str]  # S state identities, unique by construction (JSON arrays)
     members: sp.csr_matrix  # (S, n_channels) bool: the state's window holds the channel
     counts: sp.csr_matrix  # (S + 3, S + 3) weighted transition counts
     value: np.ndarray  # (S + 1,) conversion value of journeys whose last state it is
@@ -163,6 +334,14 @@ class _Chain:
     @property
     def state_names(self) -> list[str]:
         return [START, *self.names, CONVERSION, NULL]
+
+    @property
+    def state_ids(self) -> list[str]:
+        return [START, *self.ids, CONVERSION, NULL]
+
+    @property
+    def state_kinds(self) -> list[str]:
+        return ["start", *(["state"] * len(self.names)), "conversion", "null"]
 
 
 def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,8 +362,10 @@ def _distinct(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _build_chain(journeys: Journeys, order: int) -> _Chain:
     """Count the chain's transitions straight from the CSR arrays."""
     weight = journeys.conversions + journeys.nulls
-    j = journeys.select(weight > 0) if not (weight > 0).all() else journeys
-    n_ch = j.n_channels
+    real = journeys.select(weight > 0) if not (weight > 0).all() else journeys
+    steps = _steps_of(real)
+    j = steps.journeys
+    n_ch = steps.members.shape[0]  # symbols: channels, then sets of tied channels
     codes = j.codes.astype(np.int64)
     lengths = j.lengths
     width = np.minimum(lengths, order)
@@ -243,28 +424,39 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
         state_idx.append(np.flatnonzero(has))
         channel_idx.append(codes[rep[has] + k])
     si, ci = np.concatenate(state_idx), np.concatenate(channel_idx)
-    members = sp.csr_matrix(
-        (np.ones(len(si), dtype=bool), (si, ci)), shape=(n_states, n_ch), dtype=bool
-    )
-    names = _state_names(j.channels, codes, rep, rep_width)
-    return _Chain(order, j.channels, names, members, counts, value)
+    symbols = sp.csr_matrix((np.ones(len(si)), (si, ci)), shape=(n_states, n_ch), dtype=np.float64)
+    members = sp.csr_matrix((symbols @ steps.members.astype(np.float64)) > 0)
+    names, ids = _state_names(steps.labels, steps.ids, codes, rep, rep_width)
+    return _Chain(order, real.channels, names, ids, members, counts, value)
 
 
 def _state_names(
-    channels: tuple[str, ...], codes: np.ndarray, rep: np.ndarray, width: np.ndarray
-) -> list[str]:
+    labels: list[str], ids: list[str], codes: np.ndarray, rep: np.ndarray, width: np.ndarray
+) -> tuple[list[str], list[str]]:
+    """Label and identity of each state, from one occurrence of its window of
+    symbols (``labels`` and ``ids`` of :class:`_Steps`).
+
+    The label joins the window's symbols with STATE_SEP, so two states may
+    print alike (a channel named ``a > b`` against the window ``a``, ``b``) and a
+    channel may be named like an engine node (``(null)``). The identity is the
+    window as a JSON array of its symbols (``["a","b"]``, ``[["a","b"],"c"]``):
+    distinct for distinct windows, never one of START, CONVERSION, NULL, and
+    plain ASCII.
+    """
     if len(rep) == 0:
-        return []
-    names = pl.Series(list(channels), dtype=pl.String)
+        return [], []
     row = np.repeat(np.arange(len(rep)), width)
     touch = np.repeat(rep, width) + (
         np.arange(len(row)) - np.repeat(np.cumsum(width) - width, width)
     )
-    frame = pl.DataFrame(
-        {"row": row, "name": names.gather(pl.Series(codes[touch], dtype=pl.Int64))}
+    code = pl.Series(codes[touch], dtype=pl.Int64)
+    names = pl.Series(labels, dtype=pl.String)
+    quoted = pl.Series(ids, dtype=pl.String)
+    frame = pl.DataFrame({"row": row, "name": names.gather(code), "id": quoted.gather(code)})
+    joined = frame.group_by("row", maintain_order=True).agg(
+        pl.col("name").str.join(STATE_SEP), ("[" + pl.col("id").str.join(",") + "]").alias("id")
     )
-    joined = frame.group_by("row", maintain_order=True).agg(pl.col("name").str.join(STATE_SEP))
-    return joined["name"].to_list()
+    return joined["name"].to_list(), joined["id"].to_list()
 
 
 def _probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:
@@ -288,9 +480,11 @@ def _solve(chain: _Chain, method: str = "auto") -> _Solution:
     null, so those states become unreachable: P_without_c is the absorption
     probability of the chain restricted to the other transient states.
     ``method`` is ``dense`` (Woodbury on the fundamental matrix), ``iterative``
-    (batched fixed-point steps with a proven error bound), ``splu`` (one sparse
-    LU per channel) or ``auto``: the cheaper of dense (up to DENSE_STATES states)
-    and iterative, or splu when the chain keeps journeys too long to iterate.
+    (batched fixed-point steps with a proven error bound), ``removals`` (block
+    GMRES over the removals, each with a proven error bound), ``splu`` (one
+    sparse LU per channel) or ``auto``: the cheaper of dense (up to
+    DENSE_STATES states) and iterative, or removals when the full chain keeps
+    journeys too long to iterate.
     """
     s, n_ch = chain.n_states, len(chain.channels)
     if s == 0:
@@ -319,11 +513,18 @@ def _solve(chain: _Chain, method: str = "auto") -> _Solution:
         if transient <= DENSE_STATES and transient**3 / 10 < iterative:
             method = "dense"
         else:
-            method = "splu" if steps is None else "iterative"
+            method = "removals" if steps is None else "iterative"
     if method == "dense":
         return _solve_dense(q, rhs, members)
     if method == "iterative" and steps is not None:
         return _solve_iterative(q, rhs, members, steps)
+    if method == "removals":
+        # Expected visits of each state per journey: its outgoing count over the
+        # journeys (flow is conserved in a chain fitted on whole walks), so P and
+        # the value per journey of the full chain are its journeys' own.
+        out = np.asarray(chain.counts[:transient].sum(axis=1), dtype=np.float64).ravel()
+        full = np.array([conv_count.sum(), chain.value.sum()]) / out[0]
+        return _solve_removals(q, rhs, members, out / out[0], full)
     return _solve_splu(q, rhs, members)
 
 
@@ -354,16 +555,26 @@ def _steps(q: sp.csr_matrix, rhs: np.ndarray, max_mean_value: float) -> int | No
     After n steps the error at the start is ``(Q^n x)(start)``, at most the
     share of journeys still in the chain, ``(Q^n 1)(start)`` (times the largest
     mean value, for value). A chain with a channel removed keeps fewer, so the
-    n found here bounds every removal's error too. None past _MAX_STEPS.
+    n found here bounds every removal's error too. None past _MAX_STEPS, or
+    as soon as the bound's recent rate of decay could not reach it by then.
     """
     x = np.zeros_like(rhs)
     u = np.ones(q.shape[0])
+    before = 1.0
     for steps in range(1, _MAX_STEPS + 1):
         x = q @ x + rhs
         u = q @ u
         value_scale = x[0, 1] / max_mean_value if max_mean_value > 0 else np.inf
-        if u[0] == 0 or u[0] <= _TOL * min(x[0, 0], value_scale):
+        target = _TOL * min(x[0, 0], value_scale)
+        if u[0] == 0 or u[0] <= target:
             return steps
+        if steps % _CHECK == 0:
+            # Decay only slows down as the slowest mode takes over, so a
+            # projection past _MAX_STEPS at the recent rate will not make it.
+            rate = (u[0] / before) ** (1.0 / _CHECK)
+            if rate >= 1.0 or steps + np.log(target / u[0]) / np.log(rate) > _MAX_STEPS:
+                return None
+            before = u[0]
     return None
 
 
@@ -390,6 +601,196 @@ def _solve_iterative(
     return _Solution(float(x[0, 0]), float(x[0, 1]), without[:, 0], without[:, 1])
 
 
+def _block_gmres(
+    step: Any, b: np.ndarray, visits: np.ndarray, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``x = step(x) + b`` for every column at once by restarted GMRES;
+    return x and which columns met their error bound.
+
+    ``step(y, cols)`` applies the chain of columns ``cols`` (each column has
+    its own chain) to ``y``. Column j is done when ``visits @ |residual|`` is at
+    most ``allowed[j]``: the error at the start is ``N[start] @ residual``, and
+    ``N[start, i]``, the expected visits of state i, is at most ``visits[i]``
+    in the full chain and in every chain with states or transitions removed.
+    So the bound is a proof, not an estimate.
+    """
+    n, m = b.shape
+    every = np.arange(m)
+    x = np.zeros_like(b)
+    done = np.zeros(m, dtype=bool)
+    for _ in range(_CYCLES):  # a loop over restarts
+        r = b - x + step(x, every)
+        done = visits @ np.abs(r) <= allowed
+        act = np.flatnonzero(~done)
+        if len(act) == 0:
+            return x, done
+        beta = np.linalg.norm(r[:, act], axis=0)
+        basis = np.zeros((len(act), _RESTART + 1, n))  # Arnoldi vectors, column by column
+        basis[:, 0, :] = (r[:, act] / beta).T
+        h = np.zeros((len(act), _RESTART + 1, _RESTART))
+        size = _RESTART
+        for j in range(_RESTART):  # a loop over Krylov steps
+            z = basis[:, j, :].T
+            w = (z - step(z, act)).T
+            before = np.linalg.norm(w, axis=1)
+            for _ in range(2):  # Gram-Schmidt, twice when it cancelled much ("twice is enough")
+                c = (basis[:, : j + 1, :] @ w[:, :, None])[:, :, 0]
+                w -= (c[:, None, :] @ basis[:, : j + 1, :])[:, 0, :]
+                h[:, : j + 1, j] += c
+                norm = np.linalg.norm(w, axis=1)
+                if (norm >= 0.7 * before).all():
+                    break
+                before = norm
+            h[:, j + 1, j] = norm
+            basis[:, j + 1, :] = w / np.where(norm > 0, norm, 1.0)[:, None]
+            if not (norm > 1e-300).all():  # an exact solution inside the space
+                size = j + 1
+                break
+        coef = np.zeros((len(act), size))
+        for i in range(len(act)):  # small least-squares problems, one per column
+            target = np.zeros(size + 1)
+            target[0] = beta[i]
+            coef[i] = np.linalg.lstsq(h[i, : size + 1, :size], target, rcond=None)[0]
+        x[:, act] += (coef[:, None, :] @ basis[:, :size, :])[:, 0, :].T
+    done = visits @ np.abs(b - x + step(x, every)) <= allowed
+    return x, done
+
+
+@dataclass(frozen=True)
+class _Contracted:
+    """The transient chain with its pass-through states (one way out, into a
+    transient state) folded into the transitions that lead through them.
+
+    Reduced state k is transient state ``states[k]`` (0, the start, first).
+    Edge e goes from ``src[e]`` to ``dst[e]`` (reduced indices) with
+    probability ``prob[e]``, through pass-through states holding the channels
+    of bit set ``through[e]`` (``words`` uint64 per edge); ``holds`` is the bit
+    set of each reduced state's own channels.
+    """
+
+    states: np.ndarray
+    src: np.ndarray
+    dst: np.ndarray
+    prob: np.ndarray
+    through: np.ndarray  # (n_edges, words) uint64
+    holds: np.ndarray  # (n_reduced, words) uint64
+
+    def alive(self, bits: np.ndarray, cs: np.ndarray) -> np.ndarray:
+        """Bool (rows of ``bits``, len(cs)): the row's set lacks channel cs[j]."""
+        word = bits[:, cs // 64]
+        return (word >> (cs % 64).astype(np.uint64)) & np.uint64(1) == 0
+
+
+def _contract(q: sp.csr_matrix, members: sp.csr_matrix) -> _Contracted:
+    """Fold pass-through states away (linear time, pointer doubling).
+
+    A walk into a pass-through state j goes on to j's successor for sure, so
+    ``x[j] = keep[j] * x[next]``; following such states to the first that is
+    not one, a transition into j becomes a transition to that state that a
+    removal kills when any state on the way holds the channel. Long journeys
+    (a few branch points on long stretches of new states) shrink many times.
+    """
+    n = q.shape[0]
+    n_ch = members.shape[1]
+    words = max(1, (n_ch + 63) // 64)
+    bits = np.zeros((n, words), dtype=np.uint64)
+    coo = members.tocoo()
+    np.bitwise_or.at(
+        bits,
+        (coo.row + 1, coo.col // 64),
+        np.left_shift(np.uint64(1), (coo.col % 64).astype(np.uint64)),
+    )
+    out_degree = np.diff(q.indptr)
+    # one transition, of probability 1 (so none to an absorbing state), not a loop
+    single = np.flatnonzero(out_degree == 1)
+    succ = q.indices[q.indptr[single]]
+    sure = np.isclose(q.data[q.indptr[single]], 1.0) & (succ != single) & (single != 0)
+    passing = np.zeros(n, dtype=bool)
+    passing[single[sure]] = True
+    nxt = np.arange(n)
+    nxt[single[sure]] = succ[sure]
+    acc = bits.copy()
+    todo = np.flatnonzero(passing)
+    todo = todo[passing[nxt[todo]]]
+    for _ in range(64):  # pointer doubling: log2 of the longest stretch rounds
+        if len(todo) == 0:
+            break
+        acc[todo] |= acc[nxt[todo]]
+        nxt[todo] = nxt[nxt[todo]]
+        todo = todo[passing[nxt[todo]]]
+    states = np.flatnonzero(~passing)
+    index = np.full(n, -1, dtype=np.int64)
+    index[states] = np.arange(len(states))
+    coo_q = q[states].tocoo()
+    target = coo_q.col
+    through = np.where(passing[target][:, None], acc[target], np.uint64(0))
+    return _Contracted(
+        states=states,
+        src=coo_q.row.astype(np.int64),
+        dst=index[nxt[target]],
+        prob=coo_q.data.astype(np.float64),
+        through=through,
+        holds=bits[states],
+    )
+
+
+def _solve_removals(
+    q: sp.csr_matrix,
+    rhs: np.ndarray,
+    members: sp.csc_matrix,
+    visits: np.ndarray,
+    full: np.ndarray,
+) -> _Solution:
+    """Every removal's chain solved by block GMRES on the contracted chain, for
+    chains that keep journeys too long for :func:`_solve_iterative` (one long
+    journey, say).
+
+    The full chain's P and value (``full``) are known from the counts. Each
+    removal (states holding the channel cut off; both right-hand sides) is a
+    column of :func:`_block_gmres` on :func:`_contract`'s chain, accepted when
+    its proven error bound is below _KRYLOV_TOL x P (or x the value); a
+    removal that does not settle gets a sparse LU.
+
+    Such chains (many states, cycles everywhere) fill a sparse LU in almost
+    completely, while GMRES needs a few dozen products with Q: their
+    transition matrices have one eigenvalue near 1 and the rest near 0.
+    """
+    n, n_ch = q.shape[0], members.shape[1]
+    without = np.tile(full, (n_ch, 1))
+    red = _contract(q, members.tocsr())
+    n_red = len(red.states)
+    gather = sp.csr_matrix(
+        (np.ones(len(red.src)), (red.src, np.arange(len(red.src)))), shape=(n_red, len(red.src))
+    )
+    rhs_red, visits_red = rhs[red.states], visits[red.states]
+    todo = np.flatnonzero(np.diff(members.indptr) > 0)  # channels some state holds
+    width = max(1, _BLOCK_ELEMENTS // (2 * (_RESTART + 1) * max(n_red, len(red.src) // 4, 1)))
+    with progress.task("markov: removal effects", total=n_ch) as tick:
+        tick.advance(n_ch - len(todo))
+        for lo in range(0, len(todo), width):  # a loop over blocks of channels
+            cs = todo[lo : lo + width]
+            keep = red.alive(red.holds, cs).astype(np.float64)
+            keep[0] = 1.0  # the start holds no channel
+            weight = red.alive(red.through, cs) * red.prob[:, None]
+            keep2, weight2 = np.hstack([keep, keep]), np.hstack([weight, weight])
+
+            def step(
+                y: np.ndarray, cols: np.ndarray, k: np.ndarray = keep2, w: np.ndarray = weight2
+            ) -> np.ndarray:
+                return k[:, cols] * (gather @ (w[:, cols] * y[red.dst]))
+
+            b = np.repeat(rhs_red, len(cs), axis=1) * keep2
+            allowed = _KRYLOV_TOL * np.repeat(np.maximum(full, np.finfo(float).tiny), len(cs))
+            x, done = _block_gmres(step, b, visits_red, allowed)
+            without[cs, 0], without[cs, 1] = x[0, : len(cs)], x[0, len(cs) :]
+            for c in cs[~(done[: len(cs)] & done[len(cs) :])]:  # rare: no settling
+                rows = np.flatnonzero(~np.isin(np.arange(n), _holding(members, c)))
+                lu = spla.splu((sp.identity(len(rows), format="csc") - q[rows][:, rows]).tocsc())
+                without[c] = lu.solve(rhs[rows])[0]
+            tick.advance(len(cs))
+    return _Solution(float(full[0]), float(full[1]), without[:, 0], without[:, 1])
+
+
 def _solve_splu(q: sp.csr_matrix, rhs: np.ndarray, members: sp.csc_matrix) -> _Solution:
     import scipy.sparse.linalg as spla  # only this rare case needs it; it takes 0.1 s to import
 
@@ -398,13 +799,15 @@ def _solve_splu(q: sp.csr_matrix, rhs: np.ndarray, members: sp.csc_matrix) -> _S
     x = spla.splu(a).solve(rhs)
     without = np.tile(x[0], (n_ch, 1))
     holds = np.zeros(n, dtype=bool)
-    for c in range(n_ch):
-        d = _holding(members, c)
-        if len(d):
-            holds[:] = False
-            holds[d] = True
-            keep = np.flatnonzero(~holds)
-            without[c] = spla.splu(a[keep][:, keep].tocsc()).solve(rhs[keep])[0]
+    with progress.task("markov: removal effects", total=n_ch) as tick:
+        for c in range(n_ch):
+            d = _holding(members, c)
+            if len(d):
+                holds[:] = False
+                holds[d] = True
+                keep = np.flatnonzero(~holds)
+                without[c] = spla.splu(a[keep][:, keep].tocsc()).solve(rhs[keep])[0]
+            tick.advance()
     return _Solution(float(x[0, 0]), float(x[0, 1]), without[:, 0], without[:, 1])
 
 
@@ -547,6 +950,8 @@ class Markov(Model):
             c for c, s in zip(journeys.channels, seen, strict=True) if not s
         ]
         self.states_ = chain.state_names
+        self.state_ids_ = chain.state_ids
+        self.state_kinds_ = chain.state_kinds
         self.transition_counts_ = chain.counts
         absorbing = np.array([chain.n_states + 1, chain.n_states + 2])
         loops = sp.csr_matrix((np.ones(2), (absorbing, absorbing)), shape=chain.counts.shape)
@@ -588,11 +993,14 @@ class Markov(Model):
         observed transition, by state index (start first); ``count`` is the
         journeys that made it and ``probability`` its share of the journeys
         leaving ``from``. The kinds are ``start``, ``state``, ``conversion`` and
-        ``null`` (the :class:`~attribution.capabilities.HasTransitions` contract).
+        ``null``, and ``from_label``/``to_label`` the text for people (the
+        :class:`~attribution.capabilities.HasTransitions` contract; see :func:`transition_table`).
         """
         if not hasattr(self, "states_"):
             raise ModelError("markov: transition_table() needs a fitted model; call attribute()")
-        return _edge_table(self.states_, self.transition_counts_)
+        return _edge_table(
+            self.state_ids_, self.states_, self.state_kinds_, self.transition_counts_
+        )
 
     def details(self) -> dict[str, Any]:
         if not hasattr(self, "order_"):
@@ -612,26 +1020,36 @@ class Markov(Model):
         }
 
 
-def _edge_table(states: list[str], counts: sp.csr_matrix) -> pl.DataFrame:
+def _edge_table(
+    ids: list[str], labels: list[str], kinds: list[str], counts: sp.csr_matrix
+) -> pl.DataFrame:
     coo = counts.tocoo()
     order = np.lexsort((coo.col, coo.row))
     src, dst, cnt = coo.row[order], coo.col[order], coo.data[order]
     out = np.asarray(counts.sum(axis=1)).ravel()
-    names = pl.Series(states, dtype=pl.String)
-    # Roles by index (start first, conversion and null last), never by name: a
-    # channel may well be called "(null)".
-    n_states = len(states) - 3
-    kinds = pl.Series(["start", *["state"] * n_states, "conversion", "null"], dtype=pl.String)
-    src_index = pl.Series(src, dtype=pl.Int64)
-    dst_index = pl.Series(dst, dtype=pl.Int64)
+    frame = pl.DataFrame(
+        {
+            "id": pl.Series(ids, dtype=pl.String),
+            "label": pl.Series(labels, dtype=pl.String),
+            "kind": pl.Series(kinds, dtype=pl.String),
+        }
+    )
+    ends = {}
+    for side, index in (("from", src), ("to", dst)):
+        node = frame[pl.Series(index, dtype=pl.Int64)]
+        ends.update(
+            {side: node["id"], f"{side}_kind": node["kind"], f"{side}_label": node["label"]}
+        )
     return pl.DataFrame(
         {
-            "from": names.gather(src_index),
-            "to": names.gather(dst_index),
+            "from": ends["from"],
+            "to": ends["to"],
             "count": cnt.astype(np.float64),
             "probability": cnt / out[src] if len(src) else np.zeros(0),
-            "from_kind": kinds.gather(src_index),
-            "to_kind": kinds.gather(dst_index),
+            "from_kind": ends["from_kind"],
+            "to_kind": ends["to_kind"],
+            "from_label": ends["from_label"],
+            "to_label": ends["to_label"],
         }
     )
 
@@ -639,21 +1057,30 @@ def _edge_table(states: list[str], counts: sp.csr_matrix) -> pl.DataFrame:
 def transition_table(
     journeys: Journeys, order: int | Literal["auto"] = 1, **auto: int
 ) -> pl.DataFrame:
-    """The transitions of the order-``order`` chain of ``journeys``, as
-    :meth:`Markov.transition_table` gives them (``auto`` takes ``max_order``,
-    ``folds``, ``seed``), without solving the chain."""
+    """The transitions of the order-``order`` chain of ``journeys`` as an edge list.
+
+    Columns ``from, to, count, probability, from_kind, to_kind, from_label,
+    to_label``. ``from`` and ``to`` are node identities, unique by
+    construction: ``(start)``, ``(conversion)``, ``(null)`` for the engine's own
+    nodes and a JSON array of channel names (``["a","b"]``) for a state, so a
+    channel named ``(null)`` or ``a > b`` never merges with another node. Kinds
+    are ``start``, ``state``, ``conversion`` or ``null``: read roles from
+    them, never from names. Labels are for people and may coincide.
+    ``auto`` takes ``max_order``, ``folds``, ``seed``.
+    """
     model = Markov(order=order, **auto)
     model.validate_params()
     k, _ = _choose_order(journeys, order, model.max_order, model.folds, model.seed)
     chain = _build_chain(journeys, k)
-    return _edge_table(chain.state_names, chain.counts)
+    return _edge_table(chain.state_ids, chain.state_names, chain.state_kinds, chain.counts)
 
 
 def transition_graph(
     journeys: Journeys, order: int | Literal["auto"] = 1, **auto: int
 ) -> nx.DiGraph:
-    """The chain as a networkx DiGraph: nodes are states, edges carry ``count``
-    and ``probability``; every node has a ``kind`` (start, state, conversion, null).
+    """The chain as a networkx DiGraph: nodes are the identities of
+    :func:`transition_table`, each with a ``kind`` (start, state, conversion,
+    null) and a ``label``; edges carry ``count`` and ``probability``.
 
     ``order`` as for :class:`Markov`; ``auto`` takes ``max_order``, ``folds``,
     ``seed``. The graph is :func:`attribution.graph.transition_graph` of

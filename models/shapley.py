@@ -13,6 +13,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import polars as pl
 
+from attribution import progress
 from attribution.arrays import csr_offsets, distinct, ranges, unique_runs
 from attribution.capabilities import RowCredit
 from attribution.constraints import Constraints, Integral, Interval, Options, Real
@@ -386,11 +387,37 @@ def _exact_phi(sets: ChannelSets, worth: np.ndarray, pairs: _Pairs) -> np.ndarra
     w_out = np.where(proper, _beta(s + 1, np.where(proper, n - s, 1.0)), 0.0)  # i not in u
     w_in = _beta(s, n - s + 1)  # i in u
     outside = np.bincount(pairs.t, weights=-v * w_out, minlength=sets.n_sets)
-    phi = np.repeat(outside, sizes)
+    # bincount of no pairs (every set sampled, none exact) is int64 even with
+    # weights; phi is a float array whatever the pairs.
+    phi = np.repeat(outside, sizes).astype(np.float64)
     phi += np.bincount(
         pairs.pos, weights=np.repeat(v * (w_in + w_out), sizes[pairs.u]), minlength=len(sets.codes)
     )
     return phi
+
+
+class _Moments:
+    """Count, mean and sum of squared deviations of rows added block by block
+    (Chan et al.'s pairwise update: stable, and no block needs keeping)."""
+
+    def __init__(self, width: int) -> None:
+        self.n = 0
+        self.mean = np.zeros(width)
+        self.m2 = np.zeros(width)
+
+    def add(self, rows: np.ndarray) -> None:
+        k = rows.shape[0]
+        mean = rows.mean(axis=0)
+        m2 = ((rows - mean) ** 2).sum(axis=0)
+        total = self.n + k
+        delta = mean - self.mean
+        self.mean = self.mean + delta * (k / total)
+        self.m2 = self.m2 + m2 + delta**2 * (self.n * k / total)
+        self.n = total
+
+    def variance(self) -> np.ndarray:
+        """Sample variance (ddof 1) of every column."""
+        return self.m2 / max(self.n - 1, 1)
 
 
 @dataclass
@@ -437,55 +464,68 @@ def _sampled_phi(
     # A target's per-order Shapley values add up to its worth: credit = value * phi / worth.
     scale_c = np.divide(sets.conversions, worth, out=np.zeros(sets.n_sets), where=worth != 0)
     scale_v = np.divide(sets.value, worth, out=np.zeros(sets.n_sets), where=worth != 0)
-    for n in distinct(sizes[targets]):  # a loop over set sizes
-        group = pairs.select(sizes[pairs.t] == n, sizes)
-        rng = np.random.default_rng([seed, int(n)])
-        order = rng.permuted(np.tile(np.arange(n, dtype=np.int32), (samples, 1)), axis=1)
-        rank = np.empty_like(order)
-        np.put_along_axis(rank, order, np.arange(n, dtype=np.int32)[None, :], axis=1)
-        group_targets = targets[sizes[targets] == n]
-        chans = distinct(sets.codes[ranges(sets.offsets[group_targets], sizes[group_targets])])
-        local_ch = np.zeros(n_ch, dtype=np.int64)
-        local_ch[chans] = np.arange(len(chans))
-        x_c = np.zeros(samples * len(chans))
-        x_v = np.zeros(samples * len(chans))
-        s_all = sizes[group.u]
-        local = local_of[group.pos]
-        starts = csr_offsets(s_all)
-        per_chunk = max(_CHUNK // samples, int(n))
-        bounds = np.unique(
-            np.concatenate(
-                [np.searchsorted(starts, np.arange(0, starts[-1], per_chunk)), [len(group.u)]]
+    n_sizes = distinct(sizes[targets])
+    with progress.task("shapley: sampled orders", total=samples * len(n_sizes)) as tick:
+        for n in n_sizes:  # a loop over set sizes
+            group = pairs.select(sizes[pairs.t] == n, sizes)
+            rng = np.random.default_rng([seed, int(n)])
+            group_targets = targets[sizes[targets] == n]
+            chans = distinct(sets.codes[ranges(sets.offsets[group_targets], sizes[group_targets])])
+            local_ch = np.zeros(n_ch, dtype=np.int64)
+            local_ch[chans] = np.arange(len(chans))
+            s_all = sizes[group.u]
+            local = local_of[group.pos]
+            starts = csr_offsets(s_all)
+            # Orders are drawn and used in blocks, so that no temporary array grows
+            # past about _CHUNK elements whatever the number of samples.
+            block = max(1, min(samples, _CHUNK // max(int(n), len(chans), 1)))
+            per_chunk = max(_CHUNK // block, int(n))
+            bounds = np.unique(
+                np.concatenate(
+                    [np.searchsorted(starts, np.arange(0, starts[-1], per_chunk)), [len(group.u)]]
+                )
             )
-        )
-        for lo, hi in itertools.pairwise(bounds):  # chunks of pairs
-            if hi <= lo:
-                continue
-            sl = slice(int(starts[lo]), int(starts[hi]))
-            ranks = rank[:, local[sl]]
-            latest = np.maximum.reduceat(ranks, starts[lo:hi] - starts[lo], axis=1)
-            s_chunk = s_all[lo:hi]
-            hit_s, hit_p = np.nonzero(latest == (s_chunk - 1)[None, :])
-            u_size = s_chunk[hit_p]
-            t_of = group.t[lo:hi][hit_p]
-            gain = worth[group.u[lo:hi][hit_p]]
-            last = order[hit_s, u_size - 1]
-            more = u_size < n
-            after = order[hit_s[more], u_size[more]]
-            slot = by_rank[
-                np.concatenate([sets.offsets[t_of] + last, sets.offsets[t_of[more]] + after])
-            ]
-            delta = np.concatenate([gain, -gain[more]])
-            t_all = np.concatenate([t_of, t_of[more]])
-            s_idx = np.concatenate([hit_s, hit_s[more]])
-            phi += np.bincount(slot, weights=delta, minlength=len(phi))
-            cell = s_idx * len(chans) + local_ch[sets.codes[slot]]
-            x_c += np.bincount(cell, weights=delta * scale_c[t_all], minlength=len(x_c))
-            x_v += np.bincount(cell, weights=delta * scale_v[t_all], minlength=len(x_v))
-        # Credit of a channel = mean over orders of its per-order credit, so its
-        # variance is the per-order variance over the number of orders.
-        var_c[chans] += x_c.reshape(samples, -1).var(axis=0, ddof=1) / samples
-        var_v[chans] += x_v.reshape(samples, -1).var(axis=0, ddof=1) / samples
+            moments_c, moments_v = _Moments(len(chans)), _Moments(len(chans))
+            for first in range(0, samples, block):  # a loop over blocks of orders
+                m = min(block, samples - first)
+                order = rng.permuted(np.tile(np.arange(n, dtype=np.int32), (m, 1)), axis=1)
+                rank = np.empty_like(order)
+                np.put_along_axis(rank, order, np.arange(n, dtype=np.int32)[None, :], axis=1)
+                x_c = np.zeros(m * len(chans))
+                x_v = np.zeros(m * len(chans))
+                for lo, hi in itertools.pairwise(bounds):  # chunks of pairs
+                    if hi <= lo:
+                        continue
+                    sl = slice(int(starts[lo]), int(starts[hi]))
+                    ranks = rank[:, local[sl]]
+                    latest = np.maximum.reduceat(ranks, starts[lo:hi] - starts[lo], axis=1)
+                    s_chunk = s_all[lo:hi]
+                    hit_s, hit_p = np.nonzero(latest == (s_chunk - 1)[None, :])
+                    u_size = s_chunk[hit_p]
+                    t_of = group.t[lo:hi][hit_p]
+                    gain = worth[group.u[lo:hi][hit_p]]
+                    last = order[hit_s, u_size - 1]
+                    more = u_size < n
+                    after = order[hit_s[more], u_size[more]]
+                    slot = by_rank[
+                        np.concatenate(
+                            [sets.offsets[t_of] + last, sets.offsets[t_of[more]] + after]
+                        )
+                    ]
+                    delta = np.concatenate([gain, -gain[more]])
+                    t_all = np.concatenate([t_of, t_of[more]])
+                    s_idx = np.concatenate([hit_s, hit_s[more]])
+                    phi += np.bincount(slot, weights=delta, minlength=len(phi))
+                    cell = s_idx * len(chans) + local_ch[sets.codes[slot]]
+                    x_c += np.bincount(cell, weights=delta * scale_c[t_all], minlength=len(x_c))
+                    x_v += np.bincount(cell, weights=delta * scale_v[t_all], minlength=len(x_v))
+                moments_c.add(x_c.reshape(m, -1))
+                moments_v.add(x_v.reshape(m, -1))
+                tick.advance(m)
+            # Credit of a channel = mean over orders of its per-order credit, so its
+            # variance is the per-order variance over the number of orders.
+            var_c[chans] += moments_c.variance() / samples
+            var_v[chans] += moments_v.variance() / samples
     phi /= samples
     return _Sampled(phi, var_c, var_v)
 
@@ -824,6 +864,35 @@ class Shapley(Model):
         ]
 
 
+def _position_grid(journeys: Journeys, weights: np.ndarray, width: int) -> np.ndarray:
+    """Sum of ``weights`` per (channel, position) cell, flat, ``channel * width + position``.
+
+    A touch tied with others (one instant, :attr:`Journeys.tie`) has no
+    position of its own: its weight is spread evenly over the positions its
+    tie group takes, as if the group came in every order with equal weight.
+    """
+    n = journeys.n_channels
+    codes, pos = journeys.codes.astype(np.int64), journeys.position
+    if not journeys.has_ties:
+        return np.bincount(codes * width + pos, weights=weights, minlength=n * width)
+    group = journeys.tie_group
+    size = np.bincount(group)[group]
+    alone = size == 1
+    grid = np.bincount((codes * width + pos)[alone], weights=weights[alone], minlength=n * width)
+    tied = np.flatnonzero(~alone)
+    first = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])[group]  # group's first touch
+    start = pos[tied] - (tied - first[tied])
+    # difference arrays over positions: +share where the group starts, - past its end
+    row = width + 1
+    begin, end = codes[tied] * row + start, codes[tied] * row + start + size[tied]
+    share = weights[tied] / size[tied]
+    spread = np.bincount(begin, share, n * row) - np.bincount(end, share, n * row)
+    cover = np.bincount(begin, minlength=n * row) - np.bincount(end, minlength=n * row)
+    spread = np.cumsum(spread.reshape(n, row), axis=1)[:, :width]
+    spread[np.cumsum(cover.reshape(n, row), axis=1)[:, :width] == 0] = 0.0  # no rounding dust
+    return grid + spread.ravel()
+
+
 class OrderedShapley(Model):
     """Zhao et al.'s ordered Shapley value: credit per touch position.
 
@@ -831,7 +900,9 @@ class OrderedShapley(Model):
     t of channel c earns ``1 / (count of c in the journey * |S|)`` of its
     conversions and value. Channel totals equal
     ``shapley:characteristic=subset_conversions``; :meth:`details` gives the
-    credit of every channel at every position (1 = first touch).
+    credit of every channel at every position (1 = first touch). Touches at
+    one instant share the positions their group takes: each one's credit is
+    spread evenly over them (every order of the group, equally weighted).
 
     References
     ----------
@@ -871,11 +942,9 @@ class OrderedShapley(Model):
         row = journeys.row_of_touch
         wc = w * journeys.conversions[row]
         wv = w * journeys.value[row]
-        pos = journeys.position
-        width = int(pos.max()) + 1
-        cell = journeys.codes.astype(np.int64) * width + pos
-        grid_c = np.bincount(cell, weights=wc, minlength=n * width)
-        grid_v = np.bincount(cell, weights=wv, minlength=n * width)
+        width = int(journeys.position.max()) + 1
+        grid_c = _position_grid(journeys, wc, width)
+        grid_v = _position_grid(journeys, wv, width)
         used = np.flatnonzero((grid_c != 0) | (grid_v != 0))
         self.position_credit_ = pl.DataFrame(
             {
@@ -887,8 +956,8 @@ class OrderedShapley(Model):
                 "value": grid_v[used],
             }
         )
-        conv = grid_c.reshape(n, width).sum(axis=1)
-        val = grid_v.reshape(n, width).sum(axis=1)
+        conv = np.bincount(journeys.codes, weights=wc, minlength=n)
+        val = np.bincount(journeys.codes, weights=wv, minlength=n)
         return credit_frame(journeys, conv, val)
 
     def details(self) -> dict[str, Any]:

@@ -43,3 +43,11 @@ def test_scale_benchmark_runs_the_cli_in_partitions(tmp_path, monkeypatch):
     runs = bench_scale.main(["--quick", "--memory-limit", "600MB"])
     assert len(runs) == 1 and runs[0].status == 0
     assert "10,000 customers" in runs[0].stderr and runs[0].peak_mib > 0
+
+
+def test_hostile_benchmark_quick_pass_runs(capsys):
+    from benchmarks import bench_hostile
+
+    bench_hostile.main(["--quick"])
+    out = capsys.readouterr().out
+    assert "markov:order=3" in out and "shapley:samples=5,000" in out

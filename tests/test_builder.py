@@ -62,7 +62,7 @@ def test_lookback_drops_old_touches_and_counts_unattributed():
         lookback_days=21,
     )
     assert paths_of(j) == [(["b"], 1, 3)]
-    assert j.unattributed == at.journeys.Unattributed(1.0, 7.0)
+    assert j.unattributed == at.journeys.Unattributed(1.0, 7.0, customers=1)  # v: no journey
 
 
 def test_lookback_limit_is_inclusive_and_none_means_no_limit():

@@ -105,7 +105,7 @@ def test_order_2_states_are_windows_and_short_paths_one_state():
     assert model.states_ == [
         "(start)", "a", "a > b", "b > b", "b > c", "c > d", "(conversion)", "(null)"
     ]  # fmt: skip
-    table = model.transition_table().select("from", "to", "count")
+    table = model.transition_table().select("from_label", "to_label", "count")
     edges = {(a, b): c for a, b, c in table.iter_rows()}
     assert edges == {
         ("(start)", "a > b"): 1, ("(start)", "a"): 1, ("(start)", "b > b"): 1,
@@ -118,9 +118,12 @@ def test_transition_table_gives_node_roles_by_index_not_by_name():
     # A channel called "(null)" is a state; the journey that does not convert ends in null.
     model, _ = fitted(Journeys.from_paths([["(null)", "a"], ["a"]], [1, 0], None, [0, 1]))
     table = model.transition_table()
-    roles = set(table.select("from", "from_kind").rows()) | set(
-        table.select("to", "to_kind").rows()
+    roles = set(table.select("from_label", "from_kind").rows()) | set(
+        table.select("to_label", "to_kind").rows()
     )
+    # the labels of the state "(null)" and of the null state coincide; their ids do not
+    ids = set(table["from"].to_list()) | set(table["to"].to_list())
+    assert len(ids) == 5
     assert roles == {
         ("(start)", "start"),
         ("(null)", "state"),
@@ -133,7 +136,7 @@ def test_transition_table_gives_node_roles_by_index_not_by_name():
 def test_order_1_merges_repeats_a_a_b_moves_a_to_b():
     model, _ = fitted(Journeys.from_paths([["a", "a", "b"]], [1]))
     edges = model.transition_table().select("from", "to").rows()
-    assert edges == [("(start)", "a"), ("a", "b"), ("b", "(conversion)")]
+    assert edges == [("(start)", '["a"]'), ('["a"]', '["b"]'), ('["b"]', "(conversion)")]
 
 
 def test_transition_matrix_is_row_stochastic_over_states():
@@ -305,7 +308,8 @@ def test_transition_graph_holds_the_edge_list():
     table = transition_table(THREE)
     assert isinstance(graph, nx.DiGraph)
     assert graph.number_of_edges() == table.height
-    assert graph.edges["C1", "C2"] == {"count": 1.0, "probability": 0.5}
+    assert graph.edges['["C1"]', '["C2"]'] == {"count": 1.0, "probability": 0.5}
+    assert graph.nodes['["C1"]'] == {"kind": "state", "label": "C1"}
     assert graph.nodes["(start)"]["kind"] == "start"
     assert graph.nodes["(conversion)"]["kind"] == "conversion"
 
@@ -326,8 +330,8 @@ def test_cli_transitions_writes_the_edge_list_as_csv(paths_csv):
     result = invoke("transitions", paths_csv)
     assert result.exit_code == 0, result.output
     got = pl.read_csv(result.stdout.encode())
-    assert got.columns == ["from", "to", "count", "probability"]
-    assert got.filter(pl.col("from") == "C3")["probability"].to_list() == [0.5, 0.5]
+    assert got.columns[:4] == ["from", "to", "count", "probability"]
+    assert got.filter(pl.col("from_label") == "C3")["probability"].to_list() == [0.5, 0.5]
 
 
 @pytest.mark.parametrize("ext", ["graphml", "gexf"])
@@ -336,8 +340,9 @@ def test_cli_transitions_graph_files_by_extension(paths_csv, tmp_path, ext):
     result = invoke("transitions", paths_csv, "--order", "2", "-o", out)
     assert result.exit_code == 0, result.output
     graph = nx.read_graphml(out) if ext == "graphml" else nx.read_gexf(out)
-    assert graph.has_edge("C1 > C2", "C2 > C3")
-    assert graph.edges["C2 > C3", "(conversion)"]["probability"] == pytest.approx(0.5)
+    assert graph.has_edge('["C1","C2"]', '["C2","C3"]')
+    assert graph.edges['["C2","C3"]', "(conversion)"]["probability"] == pytest.approx(0.5)
+    assert graph.nodes['["C2","C3"]']["label"] == "C2 > C3"
 
 
 def test_cli_transitions_rejects_a_bad_order_and_extension(paths_csv, tmp_path):

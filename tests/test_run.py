@@ -37,7 +37,8 @@ def test_messages_are_the_summary_then_the_notes_then_the_cost_warning(events):
     lines = outcome.messages()
     # w converts with no touch: counted as unattributed, with no journey of its own
     assert lines[0] == (
-        "2 customers, 2 journeys (2 converting), 3 conversions worth 145.00: "
+        "2 customers (and 1 with no journey), 2 journeys (2 converting), "
+        "3 conversions worth 145.00: "
         "2 attributed, 1 unattributed (worth 5.00)"
     )
     assert lines[-1].startswith("warning: no cost for channel(s) ['email']")

@@ -60,7 +60,7 @@ import polars as pl
 from attribution.api import run_model
 from attribution.arrays import csr_offsets
 from attribution.constraints import check_params
-from attribution.errors import ModelError, NeedsTimesError
+from attribution.errors import CreditError, ModelError, NeedsTimesError
 from attribution.journeys import Journeys
 from attribution.model import Model, Param
 from attribution.registry import Registry, get_registry
@@ -125,7 +125,10 @@ def rename_channels(journeys: Journeys, mapping: dict[str, str]) -> Journeys:
 
 
 def _credit(model: Model, journeys: Journeys) -> pl.DataFrame:
-    return run_model(model, journeys).sort("channel")
+    try:
+        return run_model(model, journeys).sort("channel")
+    except CreditError as exc:  # inf or NaN credit breaks the contract like any rule
+        raise AssertionError(f"{model.name}: {exc}") from exc
 
 
 def _close(a: np.ndarray, b: np.ndarray, scale: float) -> bool:
