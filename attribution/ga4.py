@@ -313,9 +313,10 @@ def _events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> pl.Laz
     click id alone is google / cpc (Google Ads auto-tagging). The nested
     columns are read once and dropped here.
     """
-    # a map from key to value: one lookup per key (faster than filtering the list
-    # for each; a repeated key keeps its last value)
-    params = pl.col("event_params").list.to_map()
+    # the wanted parameters as a map from key to value: one lookup per key (faster
+    # than filtering the list for each; a repeated key keeps its last value)
+    key = pl.element().struct.field("key")
+    params = pl.col("event_params").list.filter(key.is_in(_KEYS)).list.to_map()
     collected = pl.col("collected_traffic_source")
 
     def text(key: str, field: str) -> pl.Expr:
