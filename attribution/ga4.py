@@ -50,7 +50,8 @@ def _read_schema(text_numbers: bool) -> dict[str, pl.DataType]:
     integer = text if text_numbers else pl.Int64()
     real = text if text_numbers else pl.Float64()
     value = pl.Struct(
-        {"string_value": text, "int_value": integer, "float_value": real, "double_value": real}
+        # float_value is in the schema but unused by GA4; not reading it saves time
+        {"string_value": text, "int_value": integer, "double_value": real}
     )
     return {
         "event_timestamp": integer,
@@ -167,8 +168,9 @@ class GA4Export:
     def read(self, source: Any) -> pl.DataFrame:
         """Events for :func:`attribution.build_journeys`: ``_row, customer, time,
         channel, is_conversion, value``, one touch per session and one row per
-        conversion event (``_row`` is a conversion's row in the files; null for
-        a touch, which stands for a session's rows).
+        conversion event, sorted by customer and time (``_row`` is a
+        conversion's row in the files; null for a touch, which stands for a
+        session's rows).
 
         Raises
         ------
@@ -195,7 +197,9 @@ class GA4Export:
             is_conversion=pl.lit(True),
             value="value",
         )
-        return pl.concat([touches, rows])
+        # sorted, so that the output does not depend on the order of the files;
+        # the path builder's own sort is then fast too
+        return pl.concat([touches, rows]).sort("customer", "time", "is_conversion", "channel")
 
     def touches(self, source: Any) -> pl.DataFrame:
         """The sessions with their traffic and channel: ``customer, time, source,
@@ -294,22 +298,25 @@ def _number(value: str, cast: pl.DataType) -> pl.Expr:
     fields = (
         ("int_value", "string_value")
         if cast == pl.Int64
-        else ("double_value", "float_value", "int_value", "string_value")
+        else ("double_value", "int_value", "string_value")
     )
     return pl.coalesce([v.struct.field(f).cast(cast, strict=False) for f in fields])
 
 
-def _events(lazy: pl.LazyFrame, identity: str) -> pl.LazyFrame:
-    """One narrow row per event: ``_row, pseudo, user_id, ts, name, sid, source,
-    medium, campaign, revenue, value``.
+def _events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> pl.LazyFrame:
+    """One narrow row per event: ``_row, pseudo, ts, conversion, sid, source,
+    medium, campaign, value`` (and ``user_id`` for ``identity="user_id"``).
 
+    ``value`` is the purchase revenue, else the ``value`` parameter (null when
+    the event has neither).
     Traffic is the event parameters', else ``collected_traffic_source``'s; a
     click id alone is google / cpc (Google Ads auto-tagging). The nested
     columns are read once and dropped here.
     """
-    # a map from key to value: one lookup per key (faster than filtering the list
-    # for each; a repeated key keeps its last value)
-    params = pl.col("event_params").list.to_map()
+    # the wanted parameters as a map from key to value: one lookup per key (faster
+    # than filtering the list for each; a repeated key keeps its last value)
+    key = pl.element().struct.field("key")
+    params = pl.col("event_params").list.filter(key.is_in(_KEYS)).list.to_map()
     collected = pl.col("collected_traffic_source")
 
     def text(key: str, field: str) -> pl.Expr:
@@ -320,25 +327,24 @@ def _events(lazy: pl.LazyFrame, identity: str) -> pl.LazyFrame:
     source = text("source", "manual_source")
     medium = text("medium", "manual_medium")
     auto = text("gclid", "gclid").is_not_null() & source.is_null() & medium.is_null()
+    revenue = pl.col("ecommerce").struct.field("purchase_revenue").cast(pl.Float64, strict=False)
+    # user_id is read only when it identifies customers
+    user_id = [pl.col("user_id")] if identity == "user_id" else []
     return (
         lazy.with_row_index("_row", offset=1)
         .with_columns(_params=params)
         .with_columns(**{f"_{k}": pl.col("_params").map.get(k) for k in _KEYS})
         .select(
             "_row",
+            *user_id,
             pseudo=pl.col("user_pseudo_id"),
-            # user_id is read only when it identifies customers
-            user_id=pl.col("user_id") if identity == "user_id" else pl.lit(None, pl.String),
             ts=pl.col("event_timestamp").cast(pl.Int64, strict=False),
-            name=pl.col("event_name"),
+            conversion=pl.col("event_name").is_in(conversions).fill_null(False),
             sid=_number("_ga_session_id", pl.Int64()),
             source=pl.when(auto).then(pl.lit("google")).otherwise(source),
             medium=pl.when(auto).then(pl.lit("cpc")).otherwise(medium),
             campaign=text("campaign", "manual_campaign_name"),
-            revenue=pl.col("ecommerce")
-            .struct.field("purchase_revenue")
-            .cast(pl.Float64, strict=False),
-            value=_number("_value", pl.Float64()),
+            value=pl.coalesce(revenue, _number("_value", pl.Float64())),
         )
     )
 
@@ -364,28 +370,27 @@ def _collect(
 ) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, int]]:
     """Sessions, conversions, the first bad rows and the counts, in one pass over the files."""
     try:
-        events = _events(lazy, identity).collect(engine="streaming")
+        events = _events(lazy, identity, conversions).collect(engine="streaming")
     except pl.exceptions.PolarsError as exc:
         raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
-    is_conversion = pl.col("name").is_in(conversions)
-    in_session = (
-        pl.col("sid").is_not_null() & pl.col("pseudo").is_not_null() & pl.col("ts").is_not_null()
-    )
+    is_conversion = pl.col("conversion")
+    # Grouping every event and dropping the groups without a session afterwards
+    # is cheaper than filtering the events first (which copies their strings).
     sessions = (
-        events.filter(in_session)
-        .group_by("pseudo", "sid")
+        events.group_by("pseudo", "sid")
         .agg(
             pl.col("ts").min(),
             pl.struct("source", "medium", "campaign").min_by(_first_traffic(events)).alias("t"),
         )
+        .filter(pl.all_horizontal(pl.col("sid", "pseudo", "ts").is_not_null()))
         .unnest("t")
     )
     convs = events.filter(is_conversion).select(
         "_row",
         "pseudo",
-        "user_id",
+        *(["user_id"] if identity == "user_id" else []),
         "ts",
-        value=pl.coalesce("revenue", "value", pl.lit(1.0)),
+        value=pl.col("value").fill_null(1.0),
     )
     checks = events.select(
         no_time=pl.col("_row").filter(pl.col("ts").is_null()).min(),

@@ -621,16 +621,19 @@ def _time_expr(
         us = (col.cast(pl.Float64) * per_us).fill_nan(None)
         return _from_epoch_us(us.clip(MIN_US - _MARGIN, MAX_US + _MARGIN).round(0).cast(pl.Int64))
     if dtype == pl.String:
-        text = col.str.strip_chars()
         found = None if sample is None else _sniff_format(sample)
-        # One parse in the format of the first rows; rows in another format are
-        # parsed again with every format by _validate (only those rows).
-        return _any_format(text) if found is None else _parse_as(text, *found)
+        if found is None:
+            return _any_format(col.str.strip_chars())
+        # One parse in the format of the first rows (stripped only if they need
+        # it); rows it does not read are parsed again by _validate, only those.
+        padded = sample is not None and bool((sample != sample.str.strip_chars()).any())
+        return _parse_as(col.str.strip_chars() if padded else col, *found)
     raise InputError(f"{where}: time column '{name}' has type {dtype}; expected times")
 
 
 def _parse_as(text: pl.Expr, fmt: str, zoned: bool) -> pl.Expr:
-    parsed = text.str.to_datetime(fmt, strict=False, time_unit="us")
+    # no cache: timestamps are mostly distinct, and the cache costs more than it saves
+    parsed = text.str.to_datetime(fmt, strict=False, time_unit="us", cache=False)
     return parsed.dt.convert_time_zone("UTC") if zoned else parsed.dt.replace_time_zone("UTC")
 
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from unittest import mock
@@ -83,6 +85,18 @@ def run_ga4(export: Path, *, repeat: int) -> list[Stage]:
     return [read, build, whole]
 
 
+def cpu_and_wall(func: Callable[[], object]) -> tuple[float, float]:
+    """CPU seconds (user + system, all threads) and wall seconds of one call: on a
+    shared machine the CPU time says more than the wall time."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    start = time.perf_counter()
+    func()
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, wall
+
+
 def run_csv(size: str, *, repeat: int, folder: Path = DATA) -> list[Stage]:
     parquet = events_file(size, folder=folder)
     csv = csv_events(size, folder=folder)
@@ -135,6 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"event log {args.size}: {csv_journeys.n_touches:,} touches")
     print(report(stages))
     print(f"CSV / Parquet: {stages[4].seconds / stages[3].seconds:.2f}")
+    export = ga4_export(args.users, days=args.days)
+    cpu, wall = cpu_and_wall(lambda: at.load_journeys(export, reader=GA4Export()))
+    print(f"one more GA4 export -> journeys: {wall:.2f} s wall, {cpu:.2f} s CPU (user + system)")
+    print(f"load average when done: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

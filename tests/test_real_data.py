@@ -155,3 +155,11 @@ def test_attribute_with_one_model_as_a_plain_string(sample_events):
     assert [run.label for run in at.attribute(journeys, "time_decay:half_life_days=3").runs] == [
         "time_decay:half_life_days=3"
     ]
+
+
+def test_a_padded_timestamp_after_clean_first_rows_is_read(tmp_path):
+    body = "\n".join(f"u,2024-01-01T10:{m:02d}:00Z,a,touch," for m in range(30))
+    path = tmp_path / "e.csv"
+    path.write_text(f"{HEADER}\n{body}\nu,  2024-01-02T09:00:00Z ,b,touch,\n")
+    events = read_events(path).sort("_row")
+    assert events["time"][30].isoformat() == "2024-01-02T09:00:00+00:00"

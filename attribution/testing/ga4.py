@@ -201,7 +201,7 @@ class GA4Sample:
         BigQuery exports it: 64-bit integers as strings). Parquet is written
         with pyarrow when it is installed (strings dictionary-encoded, as most
         Parquet writers do; polars' writer leaves nested strings plain, which
-        reads about a fifth slower). Rows within each file are shuffled unless
+        decodes about a quarter slower). Rows within each file are shuffled unless
         ``shuffle`` is False.
         """
         try:
