@@ -19,10 +19,12 @@ from attribution.cli.options import (
     grain_options,
     input_coverage,
     input_options,
+    interval_options,
     kpi_options,
     model_option,
     step,
 )
+from attribution.intervals import IntervalSettings
 from attribution.report import write_report
 
 if TYPE_CHECKING:
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
 @kpi_options
 @currency_option
 @baseline_option
+@interval_options
 @click.option("--title", default="Attribution report", show_default=True)
 def command(
     inputs: InputOptions,
@@ -54,6 +57,7 @@ def command(
     costs: pl.DataFrame | None,
     currency: str | None,
     baseline: str | None,
+    intervals: IntervalSettings | None,
     title: str,
     grain: Grain | None,
 ) -> None:
@@ -87,5 +91,6 @@ def command(
             coverage=coverage,
             baseline=baseline,
             grain=grain,
+            intervals=intervals,
         )
     echo_err(f"wrote {output}")

@@ -759,3 +759,27 @@ def test_report_command_takes_the_currency_and_the_baseline(sample_events, tmp_p
     assert "First touch (baseline)" in comparison and "<th>Linear</th>" in comparison
     result = CliRunner().invoke(cli, [*args, "--baseline", "none"])
     assert "no baseline model was given" in section_of(out.read_text(), "comparison")
+
+
+def test_report_with_intervals_draws_the_share_bounds_as_error_bars(journeys, monkeypatch):
+    from attribution.intervals import IntervalSettings
+    from attribution.report import charts
+    from attribution.report.build import render_report
+
+    seen = []
+    real = charts.plot_credits
+
+    def spy(credits, *args, **kwargs):
+        seen.append(credits)
+        return real(credits, *args, **kwargs)
+
+    monkeypatch.setattr(charts, "plot_credits", spy)
+    page = render_report(journeys, ["linear"], intervals=IntervalSettings(n=20, level=0.9, seed=1))
+    assert seen and {"share_lo", "share_hi"} <= set(seen[-1].columns)
+    bounds = seen[-1].filter(pl.col("model") == "linear")
+    assert (bounds["share_lo"] <= bounds["share"]).all()
+    assert (bounds["share"] <= bounds["share_hi"]).all()
+    assert "<!DOCTYPE html>" in page
+    seen.clear()
+    render_report(journeys, ["linear"])
+    assert "share_lo" not in seen[-1].columns  # no bounds asked, none drawn

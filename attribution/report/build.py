@@ -23,6 +23,7 @@ from attribution.change import DEFAULT_BASELINE, baseline_run
 from attribution.costs import join_costs
 from attribution.coverage import Coverage
 from attribution.errors import AttributionError
+from attribution.intervals import IntervalSettings, cost_intervals
 from attribution.journeys import Journeys
 from attribution.kpis import compute_kpis
 from attribution.registry import get_registry
@@ -78,6 +79,7 @@ def render_report(
     coverage: Coverage | None = None,
     baseline: ModelSpec | None = DEFAULT_BASELINE,
     grain: Grain | None = None,
+    intervals: IntervalSettings | None = None,
 ) -> str:
     """Run ``models`` and the KPIs on ``journeys`` and render the report (one HTML page).
 
@@ -111,7 +113,12 @@ def render_report(
         A finer grain (:mod:`attribution.grains`): with ``by`` the report draws
         the credit trend (and the ROAS trend, with dated costs), with
         ``segment`` it compares the segments.
+    intervals : IntervalSettings, optional
+        Bootstrap intervals of the credit (:mod:`attribution.intervals`): the
+        credit tables gain the bounds and the model chart draws them as error bars.
     """
+    if intervals is not None and grain is not None:
+        raise AttributionError("intervals go with channel totals, not with a finer grain")
     if baseline is not None and baseline != DEFAULT_BASELINE:
         parse_models([baseline])  # a bad spec asked for fails before any model runs
     chosen = list(models) if models is not None else None
@@ -120,12 +127,16 @@ def render_report(
         if grain is None
         else _grain_result(journeys, chosen, grain, costs)
     )
+    if intervals is not None:
+        result = result.with_intervals(**vars(intervals))
     kpis = compute_kpis(journeys, channel_kinds=channel_kinds, top=top)
     notes: dict[str, list[str]] = {}
     costed = None
     if costs is not None:
         # the page names the uncosted channels from the table itself
         costed = join_costs(result.credits, costs).table
+        if intervals is not None:  # CPA, ROAS and ROI bounds from the credit bounds
+            costed = cost_intervals(costed)
     graph = None
     if models is not None and not any(isinstance(r.model, HasTransitions) for r in result.runs):
         graph, reason = graph_run(journeys)
