@@ -9,8 +9,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-import scipy.sparse.linalg as spla
-from scipy.stats import binom
 
 from attribution import progress
 from attribution.arrays import csr_offsets, distinct, distinct_pairs, ranges
@@ -151,6 +149,8 @@ def _split(keys: np.ndarray, counts: np.ndarray, folds: int, seed: int) -> np.nd
     dealt.ravel()[:] += np.bincount(rows * folds + fold.astype(np.int64), minlength=n * folds)
     large = np.flatnonzero(whole > _EXPAND)
     left = whole[large].astype(np.float64)
+    from scipy.stats import binom  # only order=auto needs it; it takes 0.4 s to import
+
     for f in range(folds - 1):  # a loop over folds: the multinomial as binomials
         u = _uniform(_mix(keys[large] ^ salt[f + 1]))
         got = binom.ppf(u, left, 1.0 / (folds - f))
@@ -784,6 +784,8 @@ def _solve_removals(
             x, done = _block_gmres(step, b, visits_red, allowed)
             without[cs, 0], without[cs, 1] = x[0, : len(cs)], x[0, len(cs) :]
             for c in cs[~(done[: len(cs)] & done[len(cs) :])]:  # rare: no settling
+                import scipy.sparse.linalg as spla  # 0.1 s to import: only when needed
+
                 rows = np.flatnonzero(~np.isin(np.arange(n), _holding(members, c)))
                 lu = spla.splu((sp.identity(len(rows), format="csc") - q[rows][:, rows]).tocsc())
                 without[c] = lu.solve(rhs[rows])[0]
