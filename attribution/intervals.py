@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
-from attribution.arrays import csr_offsets, distinct_pairs
+from attribution.arrays import distinct_pairs
 from attribution.costs import TOTAL
 from attribution.errors import AttributionError
 from attribution.journeys import Journeys
@@ -575,40 +575,8 @@ class _Base:
 
 
 def _distinct_paths(journeys: Journeys) -> tuple[Journeys, np.ndarray]:
-    """The distinct paths (as :meth:`Journeys.aggregate` orders them) and the
-    path of every row."""
-    if journeys.n_rows == 0:
-        return journeys.aggregate(), np.zeros(0, dtype=np.int64)
-    frame = pl.DataFrame(
-        {
-            "row": pl.Series(journeys.row_of_touch, dtype=pl.Int64),
-            "code": pl.Series(journeys.codes, dtype=pl.UInt32),
-        }
-    )
-    lists = frame.group_by("row", maintain_order=True).agg(pl.col("code"))
-    grouped = (
-        lists.group_by("code")
-        .agg(pl.col("row"))
-        .with_columns(n=pl.col("code").list.len())
-        .sort("n", "code")
-    )
-    members = grouped["row"]
-    path_of_row = np.empty(journeys.n_rows, dtype=np.int64)
-    path_of_row[members.explode().to_numpy()] = np.repeat(
-        np.arange(grouped.height, dtype=np.int64), members.list.len().to_numpy()
-    )
-    lengths = grouped["n"].to_numpy().astype(np.int64)
-    p = grouped.height
-    paths = Journeys(
-        channels=journeys.channels,
-        codes=grouped["code"].explode().to_numpy().astype(np.uint32),
-        offsets=csr_offsets(lengths),
-        conversions=np.bincount(path_of_row, journeys.conversions, minlength=p),
-        value=np.bincount(path_of_row, journeys.value, minlength=p),
-        nulls=np.bincount(path_of_row, journeys.nulls, minlength=p),
-        unattributed=journeys.unattributed,
-    )
-    return paths, path_of_row
+    """The distinct paths (:meth:`Journeys.aggregate`, ties kept) and the path of every row."""
+    return journeys.aggregate_rows()
 
 
 def _replicate(

@@ -432,7 +432,12 @@ class Journeys:
         )
 
     def aggregate(self) -> Journeys:
-        """Distinct paths with summed conversions, value and nulls.
+        """Distinct paths with summed conversions, value and nulls (see :meth:`aggregate_rows`)."""
+        return self.aggregate_rows()[0]
+
+    def aggregate_rows(self) -> tuple[Journeys, np.ndarray]:
+        """Distinct paths with summed conversions, value and nulls, and the path
+        (row of the result) of every row of these journeys.
 
         Touch times, customers and keys do not survive aggregation; ties do:
         within a tie group the codes are put in ascending order, so paths that
@@ -441,9 +446,10 @@ class Journeys:
         on the order of the rows.
         """
         if self.n_rows == 0:
-            return replace(
+            empty = replace(
                 self, days_before=None, customer=None, conversion_channel=None, keys=None
             )
+            return empty, np.zeros(0, dtype=np.int64)
         codes, tie = self.codes.astype(np.int64), None
         if self.has_ties:
             assert self.tie is not None
@@ -476,11 +482,13 @@ class Journeys:
             )
             .sort(by)
         )
+        # the dense rank of a row's (length, key) is its path's place in the sorted groups
+        path_of_row = frame.select(pl.struct(by).rank("dense") - 1).to_series().to_numpy()
         lengths = grouped["n"].to_numpy().astype(np.int64)
         offsets = csr_offsets(lengths)
         first = grouped["row"].to_numpy().astype(np.int64)
         kept = symbols[ranges(self.offsets[first], lengths)]
-        return Journeys(
+        paths = Journeys(
             channels=self.channels,
             codes=(kept // 2).astype(np.uint32),
             tie=None if tie is None else (kept % 2).astype(bool),
@@ -492,6 +500,7 @@ class Journeys:
             customer=None,
             unattributed=self.unattributed,
         )
+        return paths, path_of_row.astype(np.int64)
 
     def to_paths_table(self, sep: str = " > ") -> pl.DataFrame:
         """The ChannelAttribution layout: path, total_conversions, total_conversion_value,
