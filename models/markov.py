@@ -43,6 +43,10 @@ _RESTART = 30
 _CYCLES = 20
 _KRYLOV_TOL = 1e-10
 _BLOCK_ELEMENTS = 1 << 24
+# BiCGSTAB, tried before GMRES on the removals: iterations, and iterations
+# between two checks of the true residual.
+_BICG_ITERATIONS = 300
+_BICG_CHECK = 10
 _DENSE_KEYS = 1 << 22  # key spaces up to this size are counted with lookup tables
 # Pseudo-journeys that pull an order-k conversion rate toward the order k-1 one
 # when `order=auto` scores a state with few training journeys.
@@ -601,6 +605,73 @@ def _solve_iterative(
     return _Solution(float(x[0, 0]), float(x[0, 1]), without[:, 0], without[:, 1])
 
 
+def _block_bicgstab(
+    step: Any, b: np.ndarray, visits: np.ndarray, allowed: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Solve ``x = step(x) + b`` for every column at once by BiCGSTAB; return x
+    and which columns met the error bound of :func:`_block_gmres`.
+
+    Two products with the chain per iteration and a handful of vector
+    operations, against GMRES's Gram-Schmidt over its whole basis at every
+    step: on big chains whose removals need dozens of Krylov steps that
+    orthogonalisation is most of GMRES's time. BiCGSTAB's own residual drifts,
+    so a column is accepted only on its true residual, checked every
+    _BICG_CHECK iterations; a column that breaks down or stalls is left to GMRES.
+    """
+    n, m = b.shape
+    x = np.zeros_like(b)
+    done = np.zeros(m, dtype=bool)
+    tiny = np.finfo(float).tiny
+
+    def apply(y: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        return y - step(y, cols)
+
+    def dot(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return np.einsum("ij,ij->j", u, v)
+
+    act = np.arange(m)
+    r = b.copy()
+    # A dense shadow vector: the residual's own (the textbook choice) is a spike
+    # at the converting states here, orthogonal to the next residual at once.
+    # Fixed, so the iterations (and the result) are the same on every run.
+    shadow = np.random.default_rng(0).random((n, m)) + 0.5
+    p = np.zeros_like(b)
+    v = np.zeros_like(b)
+    rho = alpha = omega = np.ones(m)
+    for it in range(1, _BICG_ITERATIONS + 1):  # a loop over iterations, all columns at once
+        rho_new = dot(shadow, r)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            beta = (rho_new / rho) * (alpha / omega)
+        p = r + beta * (p - omega * v)
+        v = apply(p, act)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            alpha = rho_new / dot(shadow, v)
+        s = r - alpha * v
+        t = apply(s, act)
+        tt = dot(t, t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            omega = np.where(tt > tiny, dot(t, s) / tt, 0.0)
+        # A breakdown (a zero inner product; a column already solved exactly
+        # ends this way) keeps the column's last iterate for the check below.
+        finite = np.isfinite(alpha) & np.isfinite(omega)
+        x[:, act] += np.where(finite, alpha * p + omega * s, 0.0)
+        broken = ~finite | (omega == 0.0)  # omega 0: this step's half is kept, no next
+        r = s - omega * t
+        rho = rho_new
+        if it % _BICG_CHECK == 0 or broken.any():
+            true = b[:, act] - apply(x[:, act], act)
+            met = visits @ np.abs(true) <= allowed[act]
+            done[act[met]] = True
+            keep = ~met & ~broken
+            if it % _BICG_CHECK != 0:  # a breakdown: keep the others going
+                keep = ~broken
+            act, r, shadow, p, v = act[keep], r[:, keep], shadow[:, keep], p[:, keep], v[:, keep]
+            rho, alpha, omega = rho[keep], alpha[keep], omega[keep]
+            if len(act) == 0:
+                break
+    return x, done
+
+
 def _block_gmres(
     step: Any, b: np.ndarray, visits: np.ndarray, allowed: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -634,8 +705,10 @@ def _block_gmres(
             w = (z - step(z, act)).T
             before = np.linalg.norm(w, axis=1)
             for _ in range(2):  # Gram-Schmidt, twice when it cancelled much ("twice is enough")
-                c = (basis[:, : j + 1, :] @ w[:, :, None])[:, :, 0]
-                w -= (c[:, None, :] @ basis[:, : j + 1, :])[:, 0, :]
+                # einsum, not matmul: a stack of matrix-vector products on a
+                # sliced basis falls back to numpy's slow loop, ten times slower.
+                c = np.einsum("ijn,in->ij", basis[:, : j + 1], w)
+                w -= np.einsum("ij,ijn->in", c, basis[:, : j + 1])
                 h[:, : j + 1, j] += c
                 norm = np.linalg.norm(w, axis=1)
                 if (norm >= 0.7 * before).all():
@@ -651,7 +724,7 @@ def _block_gmres(
             target = np.zeros(size + 1)
             target[0] = beta[i]
             coef[i] = np.linalg.lstsq(h[i, : size + 1, :size], target, rcond=None)[0]
-        x[:, act] += (coef[:, None, :] @ basis[:, :size, :])[:, 0, :].T
+        x[:, act] += np.einsum("ij,ijn->ni", coef, basis[:, :size])
     done = visits @ np.abs(b - x + step(x, every)) <= allowed
     return x, done
 
@@ -759,29 +832,55 @@ def _solve_removals(
     without = np.tile(full, (n_ch, 1))
     red = _contract(q, members.tocsr())
     n_red = len(red.states)
+    # Edges through folded states die with any channel on the way, so each
+    # removal weighs them apart (a gather); the others are one sparse product
+    # shared by every removal, the kill applied to the states reached.
+    plain = ~red.through.any(axis=1)
+    q_plain = sp.csr_matrix(
+        (red.prob[plain], (red.src[plain], red.dst[plain])), shape=(n_red, n_red)
+    )
+    folded = np.flatnonzero(~plain)
+    dst_folded = red.dst[folded]
     gather = sp.csr_matrix(
-        (np.ones(len(red.src)), (red.src, np.arange(len(red.src)))), shape=(n_red, len(red.src))
+        (np.ones(len(folded)), (red.src[folded], np.arange(len(folded)))),
+        shape=(n_red, len(folded)),
     )
     rhs_red, visits_red = rhs[red.states], visits[red.states]
     todo = np.flatnonzero(np.diff(members.indptr) > 0)  # channels some state holds
-    width = max(1, _BLOCK_ELEMENTS // (2 * (_RESTART + 1) * max(n_red, len(red.src) // 4, 1)))
+    # Columns per block: BiCGSTAB holds about a dozen vectors a column, GMRES
+    # its basis of _RESTART + 1 (it takes the few columns BiCGSTAB leaves).
+    size = max(n_red, len(folded), 1)
+    width = max(1, _BLOCK_ELEMENTS // (2 * 12 * size))
+    gmres_width = max(1, _BLOCK_ELEMENTS // ((_RESTART + 1) * size))
     with progress.task("markov: removal effects", total=n_ch) as tick:
         tick.advance(n_ch - len(todo))
         for lo in range(0, len(todo), width):  # a loop over blocks of channels
             cs = todo[lo : lo + width]
             keep = red.alive(red.holds, cs).astype(np.float64)
             keep[0] = 1.0  # the start holds no channel
-            weight = red.alive(red.through, cs) * red.prob[:, None]
+            weight = red.alive(red.through[folded], cs) * red.prob[folded, None]
             keep2, weight2 = np.hstack([keep, keep]), np.hstack([weight, weight])
 
             def step(
                 y: np.ndarray, cols: np.ndarray, k: np.ndarray = keep2, w: np.ndarray = weight2
             ) -> np.ndarray:
-                return k[:, cols] * (gather @ (w[:, cols] * y[red.dst]))
+                # y is zero on the states its column's removal kills (b is, and
+                # every step's output is), so the plain edges need no weights.
+                return k[:, cols] * (q_plain @ y + gather @ (w[:, cols] * y[dst_folded]))
 
             b = np.repeat(rhs_red, len(cs), axis=1) * keep2
             allowed = _KRYLOV_TOL * np.repeat(np.maximum(full, np.finfo(float).tiny), len(cs))
-            x, done = _block_gmres(step, b, visits_red, allowed)
+            x, done = _block_bicgstab(step, b, visits_red, allowed)
+            left = np.flatnonzero(~done)
+            for at in range(0, len(left), gmres_width):  # the rare columns it leaves
+                rest = left[at : at + gmres_width]
+                x_rest, done_rest = _block_gmres(
+                    lambda y, cols, rest=rest: step(y, rest[cols]),
+                    b[:, rest],
+                    visits_red,
+                    allowed[rest],
+                )
+                x[:, rest], done[rest] = x_rest, done_rest
             without[cs, 0], without[cs, 1] = x[0, : len(cs)], x[0, len(cs) :]
             for c in cs[~(done[: len(cs)] & done[len(cs) :])]:  # rare: no settling
                 import scipy.sparse.linalg as spla  # 0.1 s to import: only when needed

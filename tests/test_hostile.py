@@ -140,6 +140,32 @@ def test_removal_solver_for_long_journeys_agrees_with_the_exact_solvers(n, n_ch,
     )
 
 
+def test_removals_that_bicgstab_leaves_are_solved_by_gmres(monkeypatch):
+    # No BiCGSTAB iteration at all: every removal falls to block GMRES, which
+    # must give the same exact answer.
+    chain = mk._build_chain(_long_journey(3000, 12, seed=5, rows=4), 3)
+    reference = mk._solve(chain, "splu")
+    monkeypatch.setattr(mk, "_BICG_ITERATIONS", 0)
+    got = mk._solve(chain, "removals")
+    np.testing.assert_allclose(
+        got.probability_without, reference.probability_without, rtol=0, atol=1e-9
+    )
+
+
+def test_bicgstab_proves_its_removals_on_one_long_journey(monkeypatch):
+    chain = mk._build_chain(_long_journey(20_000, 30, seed=4), 3)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("GMRES was needed")
+
+    monkeypatch.setattr(mk, "_block_gmres", refuse)
+    got = mk._solve(chain, "removals")
+    reference = mk._solve(chain, "splu")
+    np.testing.assert_allclose(
+        got.probability_without, reference.probability_without, rtol=0, atol=1e-9
+    )
+
+
 def test_one_long_journey_is_solved_by_removals_without_any_sparse_lu(monkeypatch):
     chain = mk._build_chain(_long_journey(20_000, 20, seed=3), 3)
 
