@@ -48,9 +48,14 @@ def _lines(raw: io.BufferedIOBase, counter: list[int]) -> Iterator[str]:
         yield text
 
 
-def csv_problem(open_file: Opener, delimiter: str) -> str | None:
+def csv_problem(open_file: Opener, delimiter: str, *, short_at: int | None = None) -> str | None:
     """The first ragged row, unclosed quote or non-UTF-8 line of a CSV file, in words
     (``row 2 (line 3) has 6 fields; the header has 5``), or None when there is none.
+
+    A row with fewer fields than the header is named only when it is row
+    ``short_at`` (and the search stops there): polars reads its missing fields
+    as empty, which is harmless unless one of them was needed, and then
+    :func:`attribution.sources.read_events` asks about that row.
     """
     read_lines = [0]
     with open_file() as raw:
@@ -62,6 +67,13 @@ def csv_problem(open_file: Opener, delimiter: str) -> str | None:
                 return None
             width, start = len(header), reader.line_num
             for row, record in enumerate(reader, start=1):
+                if short_at is not None and row == short_at and 0 < len(record) < width:
+                    return (
+                        f"row {row} (line {start + 1}) has {len(record)} fields; "
+                        f"the header has {width}"
+                    )
+                if short_at is not None and row >= short_at:
+                    return None
                 if len(record) > width:
                     return (
                         f"row {row} (line {start + 1}) has {len(record)} fields; "

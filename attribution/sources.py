@@ -877,7 +877,9 @@ def _validate(
         row, check = failure
         _, message, setting = checks[check]
         where_row = locate(row) if locate else ""
-        raise InputError(f"{where}: {message(row)}{where_row}", setting=setting)
+        error = InputError(f"{where}: {message(row)}{where_row}", setting=setting)
+        error.row = row  # type: ignore[attr-defined]  # read_events looks for a short row there
+        raise error
     return frame.drop("_raw_time", "_raw_value")
 
 
@@ -976,7 +978,37 @@ def read_events(
     # that fits is read at once, which also reads frames the streaming engine
     # cannot (a Parquet zone relabelled to UTC in memory).
     frame = collect(lazy, source, delimiter=delimiter, streaming=rows is not None)
-    return _validate(frame, where, cols, row_locator(source))
+    try:
+        return _validate(frame, where, cols, row_locator(source))
+    except InputError as exc:
+        failed = getattr(exc, "row", None)
+        ragged = None if failed is None else _short_row(source, delimiter, failed)
+        if ragged is not None:  # the row that lost the field, not the field
+            raise InputError(ragged) from exc
+        raise
+
+
+def _short_row(source: Source, delimiter: str | None, row: int) -> str | None:
+    """``file 'x.csv': row 2 (line 3) has 3 fields; the header has 5`` when
+    ``row`` (1-based, of the whole scan), where a check failed, is a CSV row
+    shorter than its header, else None.
+
+    Asked only once a check has failed, so that good input is read once: a
+    short row is read with its missing fields empty, which only matters when
+    a needed one is among them, and then the short row is what to fix.
+    """
+    if is_many(source):
+        path, row = expand(source).locate(row)
+    elif isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+    else:
+        return None
+    kind, gz = _kind(Path(path))
+    if kind not in COMPRESSIBLE:
+        return None
+    sep = delimiter or ("\t" if kind == ".tsv" else ",")
+    found = diagnose.csv_problem(lambda: _open(Path(path), gz), sep, short_at=row)
+    return None if found is None else f"file '{path}': {found}"
 
 
 # -- paths ----------------------------------------------------------------

@@ -120,6 +120,21 @@ BAD_FILES: list[tuple[str, Callable[[Path], None], str]] = [
         "row 12001 (line 12002) has 6 fields",
     ),
     (
+        "short.csv",  # the short row lost its channel and event
+        _text(HEADER + GOOD_ROWS + "u2,2024-01-01\n" + GOOD_ROWS),
+        "row 3 (line 4) has 2 fields; the header has 5",
+    ),
+    (
+        "short-conversion.csv",  # a conversion that lost its value
+        _text(HEADER + MANY + "u2,2024-01-03,a,conversion\n"),
+        "row 12001 (line 12002) has 4 fields; the header has 5",
+    ),
+    (
+        "short-many.csv",  # a harmless short row before: the failing row is named
+        _text(HEADER + "u1,2024-01-01,a,touch\n" + "u2,2024-01-01,,touch,\n"),
+        "the touch at row 2 has no channel",
+    ),
+    (
         "quote.csv",
         _text(HEADER + GOOD_ROWS + 'u2,2024-01-01,"b,touch,\n' + GOOD_ROWS),
         "row 3 (line 4) opens a quoted field that is never closed",
@@ -161,6 +176,25 @@ def test_every_bad_input_file_is_one_line_naming_it(tmp_path, name, write, says)
     path = tmp_path / name
     write(path)
     assert_one_line(invoke("run", path, "-m", "first_touch"), f"'{path}'", says)
+
+
+def test_a_short_row_missing_only_what_it_need_not_have_is_read(tmp_path):
+    # polars reads the missing trailing value of a touch as empty: nothing is lost
+    path = tmp_path / "short-touch.csv"
+    path.write_text(HEADER + "u1,2024-01-01,a,touch\n" + "u1,2024-01-02,,conversion,5\n")
+    result = invoke("run", path, "-m", "first_touch", "--format", "csv")
+    assert result.exit_code == 0, result.stderr
+    assert "a,1" in result.stdout.replace(".0", "")
+
+
+def test_a_short_row_in_one_of_many_files_names_that_file(tmp_path):
+    (tmp_path / "day1.csv").write_text(HEADER + GOOD_ROWS)
+    (tmp_path / "day2.csv").write_text(HEADER + "u3,2024-01-01,a,touch,\nu3,2024-01-02\n")
+    assert_one_line(
+        invoke("run", tmp_path, "-m", "first_touch"),
+        f"'{tmp_path / 'day2.csv'}'",
+        "row 2 (line 3) has 2 fields",
+    )
 
 
 def test_a_folder_without_data_files_is_one_line_saying_so(tmp_path):
