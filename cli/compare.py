@@ -77,7 +77,7 @@ def command(
         raise click.UsageError("--baseline goes with --intervals N")
     fmt = output_format(output, fmt)  # fails before the input is read
     outcome = attribute_inputs(inputs, models, costs=costs, intervals=intervals)
-    echo_all(outcome.messages())
+    echo_all(outcome.messages(), output=output)
     wide = compare(outcome.credits, measure, sort=sort, baseline=baseline)
     kind = kind_of(measure)  # every model's column and the spread read as the measure does
     if fmt == "xlsx":

@@ -8,7 +8,7 @@ import click
 
 from attribution.cli.options import (
     InputOptions,
-    echo_err,
+    echo_all,
     emit,
     input_options,
     kpi_options,
@@ -41,8 +41,7 @@ def command(
     """
     fmt = output_format(output, fmt)  # fails before the input is read
     kpis = compute_kpis(inputs.load(), channel_kinds=kinds, top=top)
-    for note in kpis.notes:
-        echo_err(f"note: {note}")
+    echo_all([f"note: {note}" for note in kpis.notes], output=output)
     if fmt == "xlsx":  # the KPIs grouped in words, the channels and the top paths
         from attribution.workbook import Workbook, kpi_sheets
 

@@ -97,10 +97,30 @@ def echo_err(message: str) -> None:
     click.echo(message, err=True)
 
 
-def echo_all(messages: list[str]) -> None:
-    """Each message on its own line on stderr (summaries, notes and warnings)."""
+_PENDING = "attribution.pending"
+
+
+def echo_all(messages: list[str], *, output: str | None = None) -> None:
+    """Each message on its own line on stderr (summaries, notes and warnings).
+
+    With an ``output`` file they wait until it is written (:func:`say_pending`,
+    which :func:`write_result` calls): when the write fails (a full disk, no
+    permission) its error is then the only line, not a summary of a run whose
+    result was lost followed by the error.
+    """
+    ctx = click.get_current_context(silent=True)
+    if output is not None and not is_stdout(output) and ctx is not None:
+        ctx.meta.setdefault(_PENDING, []).extend(messages)
+        return
     for message in messages:
         echo_err(message)
+
+
+def say_pending() -> None:
+    """Print the messages :func:`echo_all` held back for the output file."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        echo_all(ctx.meta.pop(_PENDING, []))
 
 
 _BAR_CELLS = 24  # the width of the moving bar, in characters
@@ -667,6 +687,7 @@ def write_result(payload: Any, fmt: str, output: str | None) -> None:
         click.echo(output_text(payload, fmt), nl=False)
         return
     write_output(payload, output, fmt, inputs=all_inputs())
+    say_pending()
     if not is_stdout(output):
         echo_err(f"wrote {output}")
 

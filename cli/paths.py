@@ -7,7 +7,7 @@ import click
 from attribution.api import summarise
 from attribution.cli.options import (
     InputOptions,
-    echo_err,
+    echo_all,
     emit,
     input_options,
     output_format,
@@ -32,16 +32,17 @@ def command(inputs: InputOptions, fmt: str | None, output: str | None) -> None:
     table = journeys.to_paths_table()
     # The layout has no row for a conversion without a path, nor a way to mark
     # touches at one instant: say what the table leaves out.
-    echo_err(summary_text(summarise(journeys)))
+    messages = [summary_text(summarise(journeys))]
     lost = journeys.unattributed
     if lost.conversions:
-        echo_err(
+        messages.append(
             f"note: {lost.conversions:,.0f} unattributed conversions (worth {lost.value:,.2f}) "
             "have no touch in their window, so no path: the table leaves them out"
         )
     if journeys.has_ties:
-        echo_err(
+        messages.append(
             "note: touches at the same instant are listed by channel name; "
             "the paths table cannot mark them as tied"
         )
+    echo_all(messages, output=output)
     emit(table, fmt=fmt, output=output, table=lambda: render_table(table))

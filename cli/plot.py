@@ -18,6 +18,7 @@ from attribution.cli.options import (
     input_options,
     measure_option,
     model_option,
+    say_pending,
 )
 from attribution.compare import Measure
 from attribution.costs import COST_COLUMNS, TOTAL
@@ -75,7 +76,7 @@ def command(
     require_matplotlib()
     fmt = chart_format(output, fmt)
     outcome = attribute_inputs(inputs, models, costs=costs, totals=False)
-    echo_all(outcome.messages())
+    echo_all(outcome.messages(), output=output)
     credits = outcome.credits
     n_channels = credits.filter(credits["channel"] != TOTAL)["channel"].n_unique()
     runs = len(outcome.result.runs)
@@ -83,4 +84,5 @@ def command(
         figure = new_figure(n_channels, runs, width=width, height=height, dpi=dpi)
         ax = plot_credits(credits, measure, ax=figure.add_subplot(), title=title)
         save_chart(ax, output, fmt, inputs=all_inputs())
+    say_pending()
     echo_err(f"wrote {output}")

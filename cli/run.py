@@ -115,7 +115,7 @@ def command(
         journeys = inputs.load()
         with step("attributing"):
             outcome = run_at(journeys, models, grain, costs=costs, totals=totals)
-    echo_all(outcome.messages())
+    echo_all(outcome.messages(), output=output)
 
     if fmt == "xlsx":
         write_result(_workbook(outcome, inputs, currency, baseline), fmt, output)

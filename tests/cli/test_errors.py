@@ -33,17 +33,14 @@ def invoke(*args: object) -> Result:
     return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
 
-def assert_one_line(result: Result, *fragments: str, after_summary: bool = False) -> str:
+def assert_one_line(result: Result, *fragments: str) -> str:
     """Exit status 1, exactly one line on stderr, no traceback; returns the line.
 
-    ``after_summary``: an error only the write itself can find (a full disk) comes
-    after the run, and so after its summary line; the error is still one line.
+    An error only the write itself can find (a full disk) is the only line too:
+    the run's summary waits until the output is written.
     """
     lines = result.stderr.strip().splitlines()
     assert result.exit_code == 1, result.stderr
-    if after_summary:
-        assert len(lines) == 2 and " customers, " in lines[0], result.stderr
-        lines = lines[1:]
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("Error: ")
     assert "Traceback" not in result.output and "internal error" not in result.stderr
@@ -312,7 +309,7 @@ def test_a_fifo_nobody_reads_is_one_line_not_a_hang(tmp_path, sample_events):
     os.mkfifo(fifo)
     result = invoke("run", sample_events, "-m", "linear", "-o", fifo)
     says = f"'{fifo}': it is a named pipe (FIFO) that nobody reads from"
-    assert_one_line(result, says, after_summary=True)
+    assert_one_line(result, says)
     assert not fifo.is_file() and fifo.is_fifo()
 
 
@@ -330,9 +327,31 @@ def test_a_full_disk_is_one_line_and_leaves_no_temporary_file(tmp_path, sample_e
     monkeypatch.setattr(os, "replace", full)
     out = tmp_path / "credit.parquet"
     result = invoke("run", sample_events, "-m", "linear", "-o", out)
-    assert_one_line(
-        result, f"cannot write '{out}': no space left on the device", after_summary=True
-    )
+    assert_one_line(result, f"cannot write '{out}': no space left on the device")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "plot"])
+def test_a_failed_write_is_the_only_line_and_a_good_one_comes_after_the_summary(
+    tmp_path, sample_events, monkeypatch, command
+):
+    import errno
+
+    suffix = ".svg" if command == "plot" else ".csv"
+    if command == "plot":
+        pytest.importorskip("matplotlib")
+    out = tmp_path / f"credit{suffix}"
+    result = invoke(command, sample_events, "-m", "linear", "-o", out)
+    assert result.exit_code == 0, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert " customers, " in lines[0] and lines[-1] == f"wrote {out}", result.stderr
+
+    def denied(*args, **kwargs):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(os, "replace", denied)
+    out.unlink()
+    assert_one_line(invoke(command, sample_events, "-m", "linear", "-o", out), "permission")
     assert list(tmp_path.iterdir()) == []
 
 
