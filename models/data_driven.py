@@ -36,6 +36,9 @@ __all__ = [
 
 Link = Literal["hazard", "logit"]
 LINKS: tuple[str, ...] = typing.get_args(Link)
+# Where the conversions that would have happened with no touch go (see DataDriven).
+Baseline = Literal["spread", "journey", "row"]
+BASELINES: tuple[str, ...] = typing.get_args(Baseline)
 
 # Days from a channel's last touch to the journey's last touch: bins [0, 0.5), [0.5, 1), ...
 RECENCY_EDGES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 21.0, 28.0)
@@ -840,8 +843,13 @@ def _shapley_of_lift(
     max_exact: int,
     samples: int,
     seed: int,
+    of_lift: bool = True,
 ) -> _Credit:
-    """Shapley values of ``S -> P(row keeping S's touches) - p0`` for every row."""
+    """Shapley values of ``S -> P(row keeping S's touches) - p0`` for every row.
+
+    The sampling variance is that of each channel's credit when a row's
+    conversions are shared by ``phi / lift`` (``of_lift``) or by
+    ``phi / P(row)`` (its incremental conversions)."""
     phi = np.zeros(len(members.code))
     p_full = np.zeros(members.n_rows)
     sampled = np.zeros(members.n_rows, dtype=bool)
@@ -882,7 +890,8 @@ def _shapley_of_lift(
             lift = v[:, 0, -1] - p0
             p_full[part.rows] = v[:, 0, -1]
             ok = lift > _TINY
-            scale = np.where(ok, 1.0 / np.where(ok, lift, 1.0), 0.0)
+            denom = lift if of_lift else v[:, 0, -1]
+            scale = np.where(ok, 1.0 / np.where(ok, denom, 1.0), 0.0)
             share = per * scale[:, None, None]  # (R, samples, k)
             # Per-order credit of every channel: one bincount keyed by (order, channel).
             key = np.arange(samples)[None, :, None] * members.n_channels + part.code[:, None, :]
@@ -1003,8 +1012,31 @@ class DataDriven(Model):
     reports. A converting journey's lift ``P(journey) - P(no touch)`` is
     shared among its distinct channels by the Shapley value of the fitted
     function over coalitions of channels (a coalition keeps its channels'
-    touches), exact up to ``max_exact`` channels and sampled beyond; its
-    conversions and value are shared in that proportion.
+    touches), exact up to ``max_exact`` channels and sampled beyond.
+
+    A channel's **incremental** credit from a converting row is the row's
+    conversions (and value) times ``phi_c / P(row)``: over the row's journeys
+    its expectation is ``phi_c``, the channel's Shapley share of the lift, so
+    its sum over rows estimates the channel's part of the conversions the
+    touches caused. The rest of the row, ``P(no touch) / P(row)``, would have
+    converted anyway. ``baseline`` says where that rest goes:
+
+    ``spread`` (default)
+        to every channel in proportion to its incremental credit (conversions
+        and value separately): each channel's credit is its incremental
+        credit times one factor (``details()["spread_factor"]``), so the
+        credit adds up to all the conversions and value while the channel
+        shares are the incremental ones, which are what the simulated truths
+        of ``benchmarks/truth.py`` measure.
+    ``journey``
+        to the row's own channels, in proportion to their Shapley values:
+        each row's conversions are shared by ``phi_c / lift``. Every row then
+        adds up by itself, but a journey that would mostly have converted
+        anyway weighs ``1 / (1 - P(no touch) / P(row))`` times too much, so
+        channels seen on weak journeys (and zero-effect channels touched in
+        converting journeys) are over-credited.
+    ``row`` (or true)
+        to a ``(baseline)`` row; the channels keep their incremental credit.
 
     Parameters
     ----------
@@ -1034,10 +1066,11 @@ class DataDriven(Model):
         Random orders for the sampled journeys. Default 1000.
     seed : int
         Seed of the folds and of the sampled orders. Default 0.
-    baseline : bool
-        Add a ``(baseline)`` row with the conversions and value the model says
-        would have happened with no touch; the channels then share only the
-        incremental part. Default False.
+    baseline : {"spread", "journey", "row"} or bool
+        Where the conversions and value the model says would have happened
+        with no touch go (see above): ``spread`` (default; false means the
+        same), ``journey``, or ``row`` (true means the same): a ``(baseline)``
+        row, the channels then keeping only the incremental part.
 
     References
     ----------
@@ -1068,7 +1101,7 @@ class DataDriven(Model):
         max_exact: int = 12,
         samples: int = 1000,
         seed: int = 0,
-        baseline: bool = False,
+        baseline: bool | Literal["spread", "journey", "row"] = "spread",
     ) -> None:
         self.link = link
         self.penalty = penalty
@@ -1096,9 +1129,12 @@ class DataDriven(Model):
         _check(
             name, "folds", self.folds, _is_int(self.folds) and self.folds >= 2, "an integer >= 2"
         )
-        for key in ("interactions", "positions", "times", "monotone", "baseline"):
+        for key in ("interactions", "positions", "times", "monotone"):  # plain flags
             v = getattr(self, key)
             _check(name, key, v, isinstance(v, bool), "true or false")
+        b = self.baseline
+        ok = isinstance(b, bool) or (isinstance(b, str) and b in BASELINES)
+        _check(name, "baseline", b, ok, f"one of {list(BASELINES)}, true (row) or false (spread)")
         ok = _is_int(self.max_exact) and 1 <= self.max_exact <= 20
         _check(name, "max_exact", self.max_exact, ok, "an integer from 1 to 20")
         _check(
@@ -1109,6 +1145,14 @@ class DataDriven(Model):
             "an integer >= 2",
         )
         _check(name, "seed", self.seed, _is_int(self.seed) and self.seed >= 0, "an integer >= 0")
+
+    @property
+    def baseline_rule(self) -> str:
+        """``baseline`` as one of :data:`BASELINES` (true is ``row``, false ``spread``)."""
+        b = self.baseline
+        if isinstance(b, bool):
+            return "row" if b else "spread"
+        return str(b)
 
     def make_estimator(self) -> Estimator:
         """The estimator of P(conversion | journey); override to plug in another."""
@@ -1167,17 +1211,21 @@ class DataDriven(Model):
             max_exact=self.max_exact,
             samples=self.samples,
             seed=self.seed,
+            of_lift=self.baseline_rule == "journey",
         )
-        conv, val, base_c, base_v = self._share(sig, credit, p0)
+        conv, val, base_c, base_v, spread_c, spread_v = self._share(sig, credit, p0)
         del self.signatures_  # the data itself is not kept on the model
         self.baseline_conversions_ = base_c
         self.baseline_value_ = base_v
+        self.spread_ = (spread_c, spread_v)
         self.sampled_rows_ = int(credit.sampled_rows.sum())
         self.sampled_conversions_ = float(sig.conversions[credit.sampled_rows].sum())
+        # The spread factors are not sampled: every sampled order's gains add
+        # up to the row's lift, so the total incremental credit is exact.
         self.standard_error_ = {
             self.channel_order_[c]: {
-                "conversions": float(np.sqrt(credit.var_conversions[c])),
-                "value": float(np.sqrt(credit.var_value[c])),
+                "conversions": float(spread_c * np.sqrt(credit.var_conversions[c])),
+                "value": float(abs(spread_v) * np.sqrt(credit.var_value[c])),
             }
             for c in np.flatnonzero(credit.var_conversions + credit.var_value > 0)
         }
@@ -1193,7 +1241,7 @@ class DataDriven(Model):
         self, journeys: Journeys, conv: np.ndarray, val: np.ndarray, base_c: float, base_v: float
     ) -> pl.DataFrame:
         frame = credit_frame(journeys, conv, val)
-        if self.baseline:
+        if self.baseline_rule == "row":
             row = pl.DataFrame(
                 {"channel": ["(baseline)"], "conversions": [base_c], "value": [base_v]},
                 schema=frame.schema,
@@ -1260,25 +1308,52 @@ class DataDriven(Model):
 
     def _share(
         self, sig: Signatures, credit: _Credit, p0: float
-    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+    ) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
+        """Channel credit (conversions, value) by the ``baseline`` rule, the
+        baseline conversions and value, and the factors by which ``spread``
+        scaled the incremental credit (1 for the other rules)."""
         members = sig.members
-        sizes = members.sizes
-        row = members.row
+        row, code, n = members.row, members.code, members.n_channels
         lift = credit.p_full - p0
         ok = lift > _TINY
-        share = np.where(
-            ok[row], credit.phi / np.where(ok, lift, 1.0)[row], 1.0 / np.maximum(sizes, 1)[row]
-        )
         # What would have converted anyway: all of it when the journey adds nothing.
         base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 1.0)
-        if self.baseline:
-            share = share * (1 - base)[row]
-        n = members.n_channels
-        conv = np.bincount(members.code, weights=share * sig.conversions[row], minlength=n)
-        val = np.bincount(members.code, weights=share * sig.value[row], minlength=n)
         base_c = float((base * sig.conversions).sum())
         base_v = float((base * sig.value).sum())
-        return conv, val, base_c, base_v
+
+        def per_channel(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            c = np.bincount(code, weights=share * sig.conversions[row], minlength=n)
+            v = np.bincount(code, weights=share * sig.value[row], minlength=n)
+            return c, v
+
+        rule = self.baseline_rule
+        # A row's incremental conversions per channel: conversions * phi / P(row),
+        # whose expectation over the row's journeys is the channel's lift phi.
+        inc_c, inc_v = per_channel(
+            np.where(ok[row], credit.phi / np.maximum(credit.p_full, _TINY)[row], 0.0)
+        )
+        if rule == "row":
+            return inc_c, inc_v, base_c, base_v, 1.0, 1.0
+        # Each row's conversions shared among its own channels by phi / lift
+        # (equally when it adds nothing): every row adds up by itself.
+        own_c, own_v = per_channel(
+            np.where(
+                ok[row],
+                credit.phi / np.where(ok, lift, 1.0)[row],
+                1.0 / np.maximum(members.sizes, 1)[row],
+            )
+        )
+        if rule == "journey":
+            return own_c, own_v, base_c, base_v, 1.0, 1.0
+        # spread: the baseline conversions go to every channel in proportion
+        # to its incremental credit, which scales that credit up to the total.
+        # Where there is no incremental credit to scale, the rows' own split.
+        total_c, total_v = float(sig.conversions.sum()), float(sig.value.sum())
+        f_c = _spread_factor(total_c, float(inc_c.sum()), float(np.abs(sig.conversions).sum()))
+        f_v = _spread_factor(total_v, float(inc_v.sum()), float(np.abs(sig.value).sum()))
+        conv = inc_c * f_c if f_c else own_c
+        val = inc_v * f_v if f_v else own_v
+        return conv, val, base_c, base_v, f_c or 1.0, f_v or 1.0
 
     # -- reporting ----------------------------------------------------------------
     def details(self) -> dict[str, Any]:
@@ -1297,6 +1372,8 @@ class DataDriven(Model):
             out["converged"] = self.fit_.converged
         if hasattr(self, "baseline_conversions_"):  # credited, not only fitted
             out.update(
+                baseline=self.baseline_rule,
+                spread_factor={"conversions": self.spread_[0], "value": self.spread_[1]},
                 baseline_conversions=self.baseline_conversions_,
                 baseline_value=self.baseline_value_,
                 baseline_share=self.baseline_conversions_ / total if total > 0 else 0.0,
@@ -1353,6 +1430,14 @@ def no_touch_rate(journeys: Journeys, *, seed: int = 0) -> float:
     if journeys.n_rows == 0 or journeys.total_conversions <= 0:
         return 0.0
     return DataDriven(seed=seed).fit(journeys).p_no_touch_
+
+
+def _spread_factor(total: float, incremental: float, scale: float) -> float:
+    """``total / incremental`` when the incremental credit can carry the total
+    (same sign, not vanishing against ``scale``), else 0."""
+    if abs(incremental) <= 1e-9 * max(scale, 1e-300) or total / incremental <= 0:
+        return 0.0
+    return total / incremental
 
 
 def _bin_labels() -> list[str]:

@@ -88,11 +88,15 @@ def brute_shapley(players: list[str], v) -> dict[str, float]:
     return phi
 
 
-def brute_credit(model: DataDriven, j: Journeys, *, baseline: bool) -> dict[str, float]:
-    """Every converting row's conversions shared by the brute-force Shapley value
-    of the fitted lift, a coalition keeping its channels' touches."""
+def brute_credit(model: DataDriven, j: Journeys, *, baseline: str) -> dict[str, float]:
+    """Every converting row's conversions credited by the brute-force Shapley value
+    of the fitted lift, a coalition keeping its channels' touches, by the rule
+    ``baseline``: ``journey`` shares each row by phi / lift among its channels;
+    ``row`` gives its channels conv * phi / P(row) and the rest to (baseline);
+    ``spread`` scales ``row``'s channel credit up to all the conversions."""
     p0 = model.p_no_touch_
-    out = defaultdict(float)
+    own, inc = defaultdict(float), defaultdict(float)
+    base = 0.0
     for chans, days, conv, _ in rows_of(j):
         if conv == 0:
             continue
@@ -108,15 +112,21 @@ def brute_credit(model: DataDriven, j: Journeys, *, baseline: bool) -> dict[str,
         lift = full - p0
         if lift <= 1e-12:  # the journey adds nothing: shared equally, or all baseline
             for c in players:
-                out[c] += 0.0 if baseline else conv / len(players)
-            if baseline:
-                out["(baseline)"] += conv
+                own[c] += conv / len(players)
+            base += conv
             continue
         for c in players:
-            out[c] += conv * (phi[c] / full if baseline else phi[c] / lift)
-        if baseline:
-            out["(baseline)"] += conv * p0 / full
-    return dict(out)
+            own[c] += conv * phi[c] / lift
+            inc[c] += conv * phi[c] / full
+        base += conv * p0 / full
+    if baseline == "journey":
+        return dict(own)
+    if baseline == "row":
+        return {**inc, "(baseline)": base}
+    total = sum(inc.values())
+    if total <= 1e-12:
+        return dict(own)
+    return {c: x * (total + base) / total for c, x in inc.items()}
 
 
 # -- the credit is the Shapley value of the fitted function ------------------------------
@@ -125,11 +135,11 @@ def test_credit_is_the_brute_force_shapley_value_of_the_fitted_lift(times):
     j = example_journeys(seed=3, n=120, n_channels=4)
     if not times:
         j = j.drop_times()
-    for baseline in (False, True):
+    for baseline in ("spread", "journey", "row"):
         model = DataDriven(baseline=baseline, **FAST)
         got = credit_of(model, j)
         expected = brute_credit(model, j, baseline=baseline)
-        assert set(got) == set(j.channels) | ({"(baseline)"} if baseline else set())
+        assert set(got) == set(j.channels) | ({"(baseline)"} if baseline == "row" else set())
         for c, x in expected.items():
             assert got[c] == pytest.approx(x, rel=1e-9, abs=1e-9), c
 
@@ -148,7 +158,7 @@ def test_coalition_keeps_its_channels_touches_so_first_and_last_move():
         fitted_prob(model, ["a", "b", "c"], None)
     )
     assert credit_of(DataDriven(penalty=1.0, interactions=False), j) == pytest.approx(
-        brute_credit(model, j, baseline=False)
+        brute_credit(model, j, baseline="spread")
     )
 
 
@@ -231,18 +241,60 @@ def test_data_driven_passes_the_conformance_suite_with_other_parameters():
 @settings(max_examples=15, deadline=None)
 @given(journeys_strategy(weighted=True, max_rows=20, max_channels=5))
 def test_credit_adds_up_and_ignores_row_order_and_names(j):
-    for baseline in (False, True):
+    names = {c: f"x_{c}" for c in j.channels}
+    for baseline in ("spread", "journey", "row"):
         model = DataDriven(baseline=baseline, **FAST)
         frame = run_model(model, j)
         assert frame["conversions"].sum() == pytest.approx(j.total_conversions, abs=1e-7)
         assert frame["value"].sum() == pytest.approx(j.total_value, rel=1e-9, abs=1e-6)
         assert np.isfinite(frame.select("conversions", "value").to_numpy()).all()
-    a = credit_of(DataDriven(**FAST), j)
-    b = credit_of(DataDriven(**FAST), shuffle_rows(j, seed=2))
-    assert b == pytest.approx(a, rel=1e-8, abs=1e-8)
-    names = {c: f"x_{c}" for c in j.channels}
-    c = credit_of(DataDriven(**FAST), rename_channels(j, names))
-    assert {k[2:]: v for k, v in c.items()} == pytest.approx(a, rel=1e-8, abs=1e-8)
+        a = credit_of(DataDriven(baseline=baseline, **FAST), j)
+        assert credit_of(DataDriven(baseline=baseline, **FAST), j) == a  # deterministic
+        b = credit_of(DataDriven(baseline=baseline, **FAST), shuffle_rows(j, seed=2))
+        assert b == pytest.approx(a, rel=1e-8, abs=1e-8)
+        c = credit_of(DataDriven(baseline=baseline, **FAST), rename_channels(j, names))
+        renamed = {k if k == "(baseline)" else k[2:]: v for k, v in c.items()}
+        assert renamed == pytest.approx(a, rel=1e-8, abs=1e-8)
+
+
+@settings(max_examples=20, deadline=None)
+@given(journeys_strategy(weighted=True, max_rows=20, max_channels=5))
+def test_spread_credit_has_the_shares_of_the_incremental_credit(j):
+    """The default gives every channel its incremental credit (what ``baseline=row``
+    gives it) times one factor per column: the baseline row's conversions and
+    value spread in proportion, so the channel shares are ``row``'s."""
+    spread_model, row_model = DataDriven(**FAST), DataDriven(baseline=True, **FAST)
+    spread = run_model(spread_model, j)
+    row = run_model(row_model, j).filter(pl.col("channel") != "(baseline)")
+    assert spread["channel"].to_list() == row["channel"].to_list()
+    assert spread_model.details().get("baseline", "spread") == "spread"
+    for col, total in (("conversions", j.total_conversions), ("value", j.total_value)):
+        inc = row[col].to_numpy()
+        got = spread[col].to_numpy()
+        assert got.sum() == pytest.approx(total, rel=1e-9, abs=1e-7)
+        if abs(inc.sum()) <= 1e-6 * max(abs(total), 1.0) or total * inc.sum() <= 0:
+            continue  # nothing incremental to spread over: each row's own split instead
+        factor = total / inc.sum()
+        np.testing.assert_allclose(got, inc * factor, rtol=1e-8, atol=1e-9)
+        assert spread_model.details()["spread_factor"][col] == pytest.approx(factor, rel=1e-8)
+
+
+def test_spread_differs_from_sharing_each_journey_by_its_own_lift():
+    # Journeys of a weak channel alone convert mostly at the base rate: sharing each
+    # journey's conversions among its own channels gives that channel all of them,
+    # spreading the baseline in proportion to incremental credit does not.
+    spec = LAWS["sparse50"]
+    j = simulate(spec, 40_000, seed=3)
+    truth = truths(spec, j).frame
+    want = dict(zip(truth["channel"], truth["shapley_share"], strict=True))
+
+    def tvd(baseline: str) -> float:
+        got = shares_of(run_model(DataDriven(baseline=baseline, penalty=400.0), j))
+        return sum(abs(got[c] - want[c]) for c in want) / 2
+
+    spread, journey = tvd("spread"), tvd("journey")
+    assert spread == pytest.approx(tvd("row"), abs=1e-12)
+    assert spread < journey - 0.03
 
 
 # -- parameters ------------------------------------------------------------------------
@@ -256,7 +308,10 @@ def test_credit_adds_up_and_ignores_row_order_and_names(j):
         ({"max_exact": 0}, r"parameter 'max_exact' got 0; expected an integer from 1 to 20"),
         ({"samples": 1}, r"parameter 'samples' got 1"),
         ({"seed": -3}, r"parameter 'seed' got -3"),
-        ({"baseline": "yes"}, r"parameter 'baseline' got 'yes'; expected true or false"),
+        (
+            {"baseline": "yes"},
+            r"parameter 'baseline' got 'yes'; expected one of \['spread', 'journey', 'row'\]",
+        ),
     ],
 )
 def test_bad_parameters_are_refused_when_the_model_runs(kwargs, message):
@@ -284,6 +339,12 @@ def test_spec_strings_parse_every_parameter():
         "baseline": True,
     }
     assert at.spec.make_model("data_driven:penalty=cv").penalty == "cv"
+    for text, want in (("journey", "journey"), ("spread", "spread"), ("false", False)):
+        model = at.spec.make_model(f"data_driven:baseline={text}")
+        assert model.baseline == want
+        assert model.baseline_rule == ("spread" if want is False else want)
+    assert DataDriven().baseline_rule == "spread"
+    assert DataDriven(baseline=True).baseline_rule == "row"
 
 
 def test_details_give_coefficients_held_out_scores_and_the_baseline(tmp_path):
