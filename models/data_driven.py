@@ -611,7 +611,11 @@ class PenalisedGLM:
     recency of its last touch: one decay curve for all channels (``decay`` is
     1 for the newest bin and, with ``monotone``, never grows with age), so
     that a bonus for the freshest touch of every journey cannot pass for the
-    chance with no touch.
+    chance with no touch. The curve is ``exp(-cumsum(steps))``, so it never
+    falls below 0: an unpenalised decay that could turn negative would let an
+    old touch lower the chance (against ``monotone``) and would undo the
+    penalty on the effects (a tiny effect times a large negative decay), which
+    over-fits small inputs.
 
     The penalty is a prior on the coefficients, added to the negative
     log-likelihood of all the journeys: ``penalty / 2 * coef**2`` on every
@@ -681,7 +685,7 @@ class PenalisedGLM:
 
         def unpack(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
             effect = x[i_a:i_s]
-            decay = 1.0 - np.r_[0.0, np.cumsum(x[i_s:i_r])]
+            decay = np.exp(-np.r_[0.0, np.cumsum(x[i_s:i_r])])
             rest = x[i_r:i_neg].copy()
             rest[split] -= x[i_neg:]
             return float(x[0]), effect, decay, rest
@@ -691,7 +695,7 @@ class PenalisedGLM:
             x0 = np.r_[
                 start.intercept,
                 start.effect,
-                -np.diff(start.decay),
+                -np.diff(np.log(np.maximum(start.decay, 1e-300))),
                 rest0,
                 np.maximum(-rest0[split], 0.0),
             ]
@@ -724,7 +728,7 @@ class PenalisedGLM:
         diag[0] = curve.sum()
         diag[i_a:i_s] = (per_bin * decay0**2).sum(axis=1) + lam
         for j in range(1, w):  # a loop over recency bins
-            older = np.outer(effect0, np.arange(w) >= j).ravel()
+            older = np.outer(effect0, (np.arange(w) >= j) * decay0).ravel()
             diag[i_s + j - 1] = (curve * (P @ older) ** 2).sum()
         diag[i_r:i_neg] = design.rest_squared_t @ curve + lam
         diag[i_neg:] = diag[i_r + split]
@@ -748,7 +752,8 @@ class PenalisedGLM:
             f = float(loss.sum()) + 0.5 * lam * ridge + float((l1 * x).sum())
             g_all = XT @ dscore
             g_w = g_all[: n * w].reshape(n, w)
-            g_decay = (effect[:, None] * g_w).sum(axis=0)
+            # d decay[b] / d steps[i] = -decay[b] for b >= i
+            g_decay = (effect[:, None] * g_w).sum(axis=0) * decay
             g_rest = g_all[n * w :] + lam * rest
             g = np.r_[
                 dscore.sum(),
@@ -956,6 +961,38 @@ def _calibration(
         for b in range(bins)
         if w[b] > 0
     ]
+
+
+def _calibration_line(
+    p: np.ndarray, conversions: np.ndarray, nulls: np.ndarray
+) -> dict[str, float | None]:
+    """The recalibration line of held-out predictions: ``a`` and ``b`` of the
+    logistic regression ``logit P(convert) = a + b * logit(p)`` on the held-out
+    journeys, fitted by Newton's method. A calibrated model has ``a = 0`` and
+    ``b = 1``; ``b < 1`` says its predictions are too spread out (over-fitted),
+    ``b > 1`` too timid. None when the predictions do not vary."""
+    none: dict[str, float | None] = {"calibration_intercept": None, "calibration_slope": None}
+    n = conversions + nulls
+    if n.sum() <= 0 or conversions.sum() <= 0 or nulls.sum() <= 0:
+        return none
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    z = np.log(q) - np.log1p(-q)
+    theta = np.array([0.0, 1.0])
+    for _ in range(100):  # a loop over Newton steps
+        r = expit(theta[0] + theta[1] * z)
+        w = n * r * (1 - r)
+        resid = conversions - n * r
+        grad = np.array([resid.sum(), (resid * z).sum()])
+        hess = np.array([[w.sum(), (w * z).sum()], [(w * z).sum(), (w * z * z).sum()]])
+        if np.linalg.det(hess) <= 1e-12 * max(hess[0, 0] * hess[1, 1], 1e-300):
+            return none
+        step = np.linalg.solve(hess, grad)
+        theta = theta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    if not np.isfinite(theta).all():
+        return none
+    return {"calibration_intercept": float(theta[0]), "calibration_slope": float(theta[1])}
 
 
 # -- the model -----------------------------------------------------------------------
@@ -1301,6 +1338,7 @@ class DataDriven(Model):
             "log_loss_constant_rate": _log_loss(np.full(len(flat), rate), pooled_c, pooled_n),
             "predicted_over_observed": None if ratio is None else float(ratio),
             "calibration": _calibration(flat, pooled_c, pooled_n),
+            **_calibration_line(flat, pooled_c, pooled_n),
         }
         return estimator.fit(
             design, conversions, nulls, penalty=penalties[best], start=fits[best][0]

@@ -21,6 +21,7 @@ from attribution.models.data_driven import (
     DataDriven,
     GLMFit,
     PenalisedGLM,
+    _calibration_line,
     design_matrix,
     members_of,
     no_touch_rate,
@@ -360,12 +361,46 @@ def test_details_give_coefficients_held_out_scores_and_the_baseline(tmp_path):
     calib = cv["calibration"]
     assert len(calib) == 10 and sum(b["journeys"] for b in calib) == pytest.approx(20_000)
     assert all(abs(b["predicted"] - b["observed"]) < 0.05 for b in calib)
+    # and so does the recalibration line of the held-out predictions
+    assert cv["calibration_slope"] == pytest.approx(1.0, abs=0.15)
+    assert cv["calibration_intercept"] == pytest.approx(0.0, abs=0.3)
     coef = d["coefficients"]
     assert set(coef["presence"]) == set(j.channels)
     # store has the largest simulated lift, display the smallest
     assert coef["presence"]["store"] > coef["presence"]["paid_search"] > coef["presence"]["display"]
     assert next(iter(coef["decay"].values())) == 1.0
     assert 0 < d["p_no_touch"] < 0.1 and 0 < d["baseline_share"] < 1
+
+
+def test_decay_stays_between_0_and_1_so_a_small_input_is_not_over_fitted(sample_events):
+    # 2,025 journeys: with a decay free to turn negative, an old touch could lower
+    # the chance and a tiny penalised effect times a large negative decay undid
+    # the penalty; held-out log-loss was then worse than a constant rate's.
+    j = at.load_journeys(sample_events)
+    model = DataDriven().fit(j)
+    for pen in (4e4, 64.0):
+        decay = DataDriven(penalty=pen).fit(j).fit_.decay
+        assert (decay >= 0).all() and (decay <= 1).all() and (np.diff(decay) <= 1e-12).all()
+    cv = model.cv_
+    assert cv["log_loss"] < cv["log_loss_constant_rate"]
+    assert min(cv["held_out_log_loss"]) < cv["log_loss_constant_rate"]
+    assert 0.6 < cv["calibration_slope"] < 1.4
+
+
+def test_calibration_line_recovers_a_known_miscalibration():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0.005, 0.4, 500)
+    n = rng.integers(1, 50, 500).astype(np.float64)
+    logit = np.log(p / (1 - p))
+    truth = 1 / (1 + np.exp(-(0.5 + 2.0 * logit)))  # the predictions are too timid
+    line = _calibration_line(p, n * truth, n * (1 - truth))  # expected counts: exact
+    assert line["calibration_intercept"] == pytest.approx(0.5, abs=1e-6)
+    assert line["calibration_slope"] == pytest.approx(2.0, abs=1e-6)
+    same = _calibration_line(p, n * p, n * (1 - p))
+    assert same["calibration_intercept"] == pytest.approx(0.0, abs=1e-6)
+    assert same["calibration_slope"] == pytest.approx(1.0, abs=1e-6)
+    flat = _calibration_line(np.full(5, 0.1), np.ones(5), np.ones(5))
+    assert flat == {"calibration_intercept": None, "calibration_slope": None}
 
 
 # -- accuracy on simulated data -----------------------------------------------------------
