@@ -7,7 +7,7 @@ import itertools
 import math
 import typing
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -849,12 +849,14 @@ def _shapley_of_lift(
     samples: int,
     seed: int,
     of_lift: bool = True,
+    stream: tuple[int, ...] = (),
 ) -> _Credit:
     """Shapley values of ``S -> P(row keeping S's touches) - p0`` for every row.
 
     The sampling variance is that of each channel's credit when a row's
     conversions are shared by ``phi / lift`` (``of_lift``) or by
-    ``phi / P(row)`` (its incremental conversions)."""
+    ``phi / P(row)`` (its incremental conversions). The sampled orders of
+    journeys of size k are drawn from ``(seed, k, *stream)``."""
     phi = np.zeros(len(members.code))
     p_full = np.zeros(members.n_rows)
     sampled = np.zeros(members.n_rows, dtype=bool)
@@ -875,7 +877,7 @@ def _shapley_of_lift(
         # Sampled: orders of the k members shared by every row of size k, drawn
         # from (seed, k); members are listed by channel code, which the model
         # makes independent of the channels' names.
-        rng = np.random.default_rng([seed, k])
+        rng = np.random.default_rng([seed, k, *stream])
         orders = np.argsort(rng.random((samples, k)), axis=1)
         prefix = np.zeros((samples, k + 1, k), dtype=bool)
         ranks = np.argsort(orders, axis=1)  # position of each member in each order
@@ -909,6 +911,74 @@ def _shapley_of_lift(
         var_c += x_c.var(axis=0, ddof=1) / samples
         var_v += x_v.var(axis=0, ddof=1) / samples
     return _Credit(phi, p_full, sampled, var_c, var_v)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The credit of some rows in parts that add up over disjoint rows (per
+    channel, in canonical codes): incremental (``phi / P(row)``) and own
+    (``phi / lift``, each row adding up by itself) conversions and value, the
+    baseline, the sampling variances and accounts."""
+
+    inc_c: np.ndarray
+    inc_v: np.ndarray
+    own_c: np.ndarray
+    own_v: np.ndarray
+    base_c: float
+    base_v: float
+    var_c: np.ndarray
+    var_v: np.ndarray
+    sampled_rows: int
+    sampled_conversions: float
+    scale_c: float  # sum of |conversions|, |value|: what "vanishing" is measured against
+    scale_v: float
+
+    def __add__(self, other: _Parts) -> _Parts:
+        return _Parts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(_Parts)))
+
+
+def _parts(sig: Signatures, credit: _Credit, p0: float) -> _Parts:
+    """The :class:`_Parts` of the rows of ``sig`` from their Shapley values."""
+    members = sig.members
+    row, code, n = members.row, members.code, members.n_channels
+    lift = credit.p_full - p0
+    ok = lift > _TINY
+    # What would have converted anyway: all of it when the journey adds nothing.
+    base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 1.0)
+
+    def per_channel(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = np.bincount(code, weights=share * sig.conversions[row], minlength=n)
+        v = np.bincount(code, weights=share * sig.value[row], minlength=n)
+        return c, v
+
+    # A row's incremental conversions per channel: conversions * phi / P(row),
+    # whose expectation over the row's journeys is the channel's lift phi.
+    inc_c, inc_v = per_channel(
+        np.where(ok[row], credit.phi / np.maximum(credit.p_full, _TINY)[row], 0.0)
+    )
+    # Each row's conversions shared among its own channels by phi / lift
+    # (equally when it adds nothing): every row adds up by itself.
+    own_c, own_v = per_channel(
+        np.where(
+            ok[row],
+            credit.phi / np.where(ok, lift, 1.0)[row],
+            1.0 / np.maximum(members.sizes, 1)[row],
+        )
+    )
+    return _Parts(
+        inc_c,
+        inc_v,
+        own_c,
+        own_v,
+        float((base * sig.conversions).sum()),
+        float((base * sig.value).sum()),
+        credit.var_conversions,
+        credit.var_value,
+        int(credit.sampled_rows.sum()),
+        float(sig.conversions[credit.sampled_rows].sum()),
+        float(np.abs(sig.conversions).sum()),
+        float(np.abs(sig.value).sum()),
+    )
 
 
 # -- cross-validation ------------------------------------------------------------------
@@ -1139,6 +1209,7 @@ class DataDriven(Model):
         samples: int = 1000,
         seed: int = 0,
         baseline: bool | Literal["spread", "journey", "row"] = "spread",
+        crossfit: bool = False,
     ) -> None:
         self.link = link
         self.penalty = penalty
@@ -1151,6 +1222,7 @@ class DataDriven(Model):
         self.samples = samples
         self.seed = seed
         self.baseline = baseline
+        self.crossfit = crossfit
 
     def _validate(self) -> None:
         name = self.name
@@ -1166,7 +1238,7 @@ class DataDriven(Model):
         _check(
             name, "folds", self.folds, _is_int(self.folds) and self.folds >= 2, "an integer >= 2"
         )
-        for key in ("interactions", "positions", "times", "monotone"):  # plain flags
+        for key in ("interactions", "positions", "times", "monotone", "crossfit"):
             v = getattr(self, key)
             _check(name, key, v, isinstance(v, bool), "true or false")
         b = self.baseline
@@ -1207,7 +1279,7 @@ class DataDriven(Model):
         self._prepare(journeys)
         return self
 
-    def _prepare(self, journeys: Journeys) -> None:
+    def _prepare(self, journeys: Journeys, *, keep_design: bool = False) -> None:
         n = journeys.n_channels
         # Work on channels recoded in an order the data gives them, so that
         # renaming channels changes nothing (folds and sampled orders included).
@@ -1225,6 +1297,8 @@ class DataDriven(Model):
         self.recode_ = recode
         self.channel_order_ = [journeys.channels[c] for c in order]
         self.signatures_ = sig
+        if keep_design:
+            self.design_ = design
         self.rows_ = int(sig.members.n_rows)
         self.total_conversions_ = journeys.total_conversions
 
@@ -1236,10 +1310,38 @@ class DataDriven(Model):
         empty = (journeys.conversions == 0) & (journeys.nulls == 0)
         if empty.any():  # rows that stand for no journey (a bootstrap replicate's) weigh nothing
             journeys = journeys.select(~empty)
-        self._prepare(journeys)
-        sig, p0 = self.signatures_, self.p_no_touch_
+        self._prepare(journeys, keep_design=self.crossfit)
+        sig = self.signatures_
+        if self.crossfit:
+            parts = self._crossfit(sig)
+        else:
+            parts = self._credit(self.fit_, sig, self.p_no_touch_)
+        del self.signatures_  # the data itself is not kept on the model
+        conv, val, spread_c, spread_v = self._combine(
+            parts, float(sig.conversions.sum()), float(sig.value.sum())
+        )
+        self.baseline_conversions_ = parts.base_c
+        self.baseline_value_ = parts.base_v
+        self.spread_ = (spread_c, spread_v)
+        self.sampled_rows_ = parts.sampled_rows
+        self.sampled_conversions_ = parts.sampled_conversions
+        # The spread factors are not sampled: every sampled order's gains add
+        # up to the row's lift, so the total incremental credit is exact.
+        self.standard_error_ = {
+            self.channel_order_[c]: {
+                "conversions": float(spread_c * np.sqrt(parts.var_c[c])),
+                "value": float(abs(spread_v) * np.sqrt(parts.var_v[c])),
+            }
+            for c in np.flatnonzero(parts.var_c + parts.var_v > 0)
+        }
+        # Back from the canonical codes to the journeys' own.
+        recode = self.recode_
+        return self._frame(journeys, conv[recode], val[recode], parts.base_c, parts.base_v)
+
+    def _credit(self, fit: Fit, sig: Signatures, p0: float, stream: tuple[int, ...] = ()) -> _Parts:
+        """The credit of the rows of ``sig`` under ``fit``, in additive parts."""
         credit = _shapley_of_lift(
-            self.fit_,
+            fit,
             sig.members,
             self.layout_,
             p0,
@@ -1249,26 +1351,81 @@ class DataDriven(Model):
             samples=self.samples,
             seed=self.seed,
             of_lift=self.baseline_rule == "journey",
+            stream=stream,
         )
-        conv, val, base_c, base_v, spread_c, spread_v = self._share(sig, credit, p0)
-        del self.signatures_  # the data itself is not kept on the model
-        self.baseline_conversions_ = base_c
-        self.baseline_value_ = base_v
-        self.spread_ = (spread_c, spread_v)
-        self.sampled_rows_ = int(credit.sampled_rows.sum())
-        self.sampled_conversions_ = float(sig.conversions[credit.sampled_rows].sum())
-        # The spread factors are not sampled: every sampled order's gains add
-        # up to the row's lift, so the total incremental credit is exact.
-        self.standard_error_ = {
-            self.channel_order_[c]: {
-                "conversions": float(spread_c * np.sqrt(credit.var_conversions[c])),
-                "value": float(abs(spread_v) * np.sqrt(credit.var_value[c])),
-            }
-            for c in np.flatnonzero(credit.var_conversions + credit.var_value > 0)
+        return _parts(sig, credit, p0)
+
+    def _crossfit(self, sig: Signatures) -> _Parts:
+        """Cross-fitted credit: each distinct row's journeys dealt to ``folds``
+        folds (seeded), each fold credited by the model fitted, with the chosen
+        penalty, on the other folds; sets ``crossfit_`` with the folds' chances
+        with no touch and the scores of their out-of-fold predictions."""
+        design = self.design_
+        del self.design_
+        folds = self.folds
+        rng = np.random.default_rng([self.seed, 1])  # a stream apart from the CV's
+        held_c = _split(sig.conversions, folds, rng)
+        held_n = _split(sig.nulls, folds, rng)
+        # Value goes with the conversions (a row with value but no conversion: one fold).
+        lone = np.zeros_like(held_c)
+        lone[rng.integers(0, folds, sig.members.n_rows), np.arange(sig.members.n_rows)] = 1.0
+        has = sig.conversions > 0
+        held_v = np.where(has, held_c / np.where(has, sig.conversions, 1.0), lone) * sig.value
+        penalty = float(typing.cast(float, self.cv_["penalty"] if self.cv_ else self.penalty))
+        estimator = self.make_estimator()
+        no_touch = sparse.csr_array((1, self.layout_.n_features))
+        preds = np.zeros_like(held_c)
+        p0s = []
+        total: _Parts | None = None
+        for f in range(folds):  # a loop over folds
+            with _one_blas_thread():
+                fit = estimator.fit(
+                    design,
+                    sig.conversions - held_c[f],
+                    sig.nulls - held_n[f],
+                    penalty=penalty,
+                    start=self.fit_,
+                )
+            p0 = float(fit.predict(no_touch)[0])
+            p0s.append(p0)
+            preds[f] = fit.predict(design.X)
+            rows = np.flatnonzero((held_c[f] > 0) | (held_v[f] != 0))
+            part = Signatures(
+                sig.members.take(rows), held_c[f][rows], held_v[f][rows], held_n[f][rows]
+            )
+            credit = self._credit(fit, part, p0, stream=(f + 1,))
+            total = credit if total is None else total + credit
+        assert total is not None  # folds >= 2
+        flat, pooled_c, pooled_n = preds.ravel(), held_c.ravel(), held_n.ravel()
+        self.crossfit_ = {
+            "folds": folds,
+            "penalty": penalty,
+            "p_no_touch": p0s,
+            "log_loss": _log_loss(flat, pooled_c, pooled_n),
+            "calibration": _calibration(flat, pooled_c, pooled_n),
+            **_calibration_line(flat, pooled_c, pooled_n),
         }
-        # Back from the canonical codes to the journeys' own.
-        recode = self.recode_
-        return self._frame(journeys, conv[recode], val[recode], base_c, base_v)
+        return total
+
+    def _combine(
+        self, parts: _Parts, total_c: float, total_v: float
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Channel credit (conversions, value) by the ``baseline`` rule, and the
+        factors by which ``spread`` scaled the incremental credit (1 for the
+        other rules)."""
+        rule = self.baseline_rule
+        if rule == "row":
+            return parts.inc_c, parts.inc_v, 1.0, 1.0
+        if rule == "journey":
+            return parts.own_c, parts.own_v, 1.0, 1.0
+        # spread: the baseline conversions go to every channel in proportion
+        # to its incremental credit, which scales that credit up to the total.
+        # Where there is no incremental credit to scale, the rows' own split.
+        f_c = _spread_factor(total_c, float(parts.inc_c.sum()), parts.scale_c)
+        f_v = _spread_factor(total_v, float(parts.inc_v.sum()), parts.scale_v)
+        conv = parts.inc_c * f_c if f_c else parts.own_c
+        val = parts.inc_v * f_v if f_v else parts.own_v
+        return conv, val, f_c or 1.0, f_v or 1.0
 
     def _reset(self) -> None:
         for key in [k for k in vars(self) if k.endswith("_")]:
@@ -1344,55 +1501,6 @@ class DataDriven(Model):
             design, conversions, nulls, penalty=penalties[best], start=fits[best][0]
         )
 
-    def _share(
-        self, sig: Signatures, credit: _Credit, p0: float
-    ) -> tuple[np.ndarray, np.ndarray, float, float, float, float]:
-        """Channel credit (conversions, value) by the ``baseline`` rule, the
-        baseline conversions and value, and the factors by which ``spread``
-        scaled the incremental credit (1 for the other rules)."""
-        members = sig.members
-        row, code, n = members.row, members.code, members.n_channels
-        lift = credit.p_full - p0
-        ok = lift > _TINY
-        # What would have converted anyway: all of it when the journey adds nothing.
-        base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 1.0)
-        base_c = float((base * sig.conversions).sum())
-        base_v = float((base * sig.value).sum())
-
-        def per_channel(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            c = np.bincount(code, weights=share * sig.conversions[row], minlength=n)
-            v = np.bincount(code, weights=share * sig.value[row], minlength=n)
-            return c, v
-
-        rule = self.baseline_rule
-        # A row's incremental conversions per channel: conversions * phi / P(row),
-        # whose expectation over the row's journeys is the channel's lift phi.
-        inc_c, inc_v = per_channel(
-            np.where(ok[row], credit.phi / np.maximum(credit.p_full, _TINY)[row], 0.0)
-        )
-        if rule == "row":
-            return inc_c, inc_v, base_c, base_v, 1.0, 1.0
-        # Each row's conversions shared among its own channels by phi / lift
-        # (equally when it adds nothing): every row adds up by itself.
-        own_c, own_v = per_channel(
-            np.where(
-                ok[row],
-                credit.phi / np.where(ok, lift, 1.0)[row],
-                1.0 / np.maximum(members.sizes, 1)[row],
-            )
-        )
-        if rule == "journey":
-            return own_c, own_v, base_c, base_v, 1.0, 1.0
-        # spread: the baseline conversions go to every channel in proportion
-        # to its incremental credit, which scales that credit up to the total.
-        # Where there is no incremental credit to scale, the rows' own split.
-        total_c, total_v = float(sig.conversions.sum()), float(sig.value.sum())
-        f_c = _spread_factor(total_c, float(inc_c.sum()), float(np.abs(sig.conversions).sum()))
-        f_v = _spread_factor(total_v, float(inc_v.sum()), float(np.abs(sig.value).sum()))
-        conv = inc_c * f_c if f_c else own_c
-        val = inc_v * f_v if f_v else own_v
-        return conv, val, base_c, base_v, f_c or 1.0, f_v or 1.0
-
     # -- reporting ----------------------------------------------------------------
     def details(self) -> dict[str, Any]:
         if not hasattr(self, "fit_"):
@@ -1404,6 +1512,7 @@ class DataDriven(Model):
             "features": self.layout_.n_features,
             "p_no_touch": self.p_no_touch_,
             "cross_validation": self.cv_,
+            "crossfit": getattr(self, "crossfit_", None),
             "coefficients": self._coefficients(),
         }
         if isinstance(self.fit_, GLMFit):

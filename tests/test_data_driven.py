@@ -237,6 +237,7 @@ def test_journeys_above_max_exact_are_sampled_and_their_error_is_reported():
 def test_data_driven_passes_the_conformance_suite_with_other_parameters():
     check_model(DataDriven(penalty=50.0, interactions=False, positions=False, link="logit"))
     check_model(DataDriven(max_exact=2, samples=30, folds=2))
+    check_model(DataDriven(crossfit=True, baseline="journey", max_exact=2, samples=30))
 
 
 @settings(max_examples=15, deadline=None)
@@ -298,6 +299,46 @@ def test_spread_differs_from_sharing_each_journey_by_its_own_lift():
     assert spread < journey - 0.03
 
 
+def test_crossfit_credits_each_journey_by_a_model_that_did_not_see_it():
+    # 'rare' is touched by one journey, which converts. Fitted on everything, the
+    # model learns that 'rare' converts and credits it; cross-fitted, that journey
+    # is credited by the folds' models that never saw 'rare', which give it no lift.
+    j = example_journeys(seed=6, n=400, n_channels=4)
+    j = Journeys.from_paths(
+        [*(chans for chans, _, _, _ in rows_of(j)), ["rare"]],
+        conversions=[*j.conversions, 1.0],
+        nulls=[*j.nulls, 0.0],
+    )
+    plain = credit_of(DataDriven(**FAST), j)
+    model = DataDriven(crossfit=True, **FAST)
+    crossed = credit_of(model, j)
+    assert plain["rare"] > 0.1
+    assert crossed["rare"] == pytest.approx(0.0, abs=1e-9)
+    assert sum(crossed.values()) == pytest.approx(j.total_conversions)
+    cf = json.loads(json.dumps(model.details()))["crossfit"]
+    assert cf["folds"] == 3 and len(cf["p_no_touch"]) == 3 and cf["penalty"] == 400.0
+    assert cf["log_loss"] > 0 and len(cf["calibration"]) == 10
+    assert DataDriven(**FAST).fit(j).details()["crossfit"] is None
+
+
+@settings(max_examples=10, deadline=None)
+@given(journeys_strategy(weighted=True, max_rows=20, max_channels=4))
+def test_crossfit_credit_adds_up_and_ignores_row_order_and_names(j):
+    names = {c: f"x_{c}" for c in j.channels}
+    for baseline in ("spread", "row"):
+        kw = {"crossfit": True, "baseline": baseline, **FAST}
+        frame = run_model(DataDriven(**kw), j)
+        assert frame["conversions"].sum() == pytest.approx(j.total_conversions, abs=1e-7)
+        assert frame["value"].sum() == pytest.approx(j.total_value, rel=1e-9, abs=1e-6)
+        a = credit_of(DataDriven(**kw), j)
+        assert credit_of(DataDriven(**kw), shuffle_rows(j, seed=1)) == pytest.approx(
+            a, rel=1e-7, abs=1e-8
+        )
+        c = credit_of(DataDriven(**kw), rename_channels(j, names))
+        renamed = {k if k == "(baseline)" else k[2:]: v for k, v in c.items()}
+        assert renamed == pytest.approx(a, rel=1e-7, abs=1e-8)
+
+
 # -- parameters ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("kwargs", "message"),
@@ -324,7 +365,8 @@ def test_bad_parameters_are_refused_when_the_model_runs(kwargs, message):
 def test_spec_strings_parse_every_parameter():
     model = at.spec.make_model(
         "data_driven:link=logit,penalty=2.5,folds=4,interactions=false,positions=false,"
-        "times=false,monotone=false,max_exact=5,samples=99,seed=7,baseline=true"
+        "times=false,monotone=false,max_exact=5,samples=99,seed=7,baseline=true,"
+        "crossfit=true"
     )
     assert model.get_params() == {
         "link": "logit",
@@ -338,6 +380,7 @@ def test_spec_strings_parse_every_parameter():
         "samples": 99,
         "seed": 7,
         "baseline": True,
+        "crossfit": True,
     }
     assert at.spec.make_model("data_driven:penalty=cv").penalty == "cv"
     for text, want in (("journey", "journey"), ("spread", "spread"), ("false", False)):
