@@ -51,6 +51,7 @@ VARIANTS = [
     "shapley:base_rate=estimate",
     "data_driven:baseline=true",
     "data_driven:baseline=journey",
+    "data_driven:crossfit=true",
 ]
 # The targets for the default data_driven, against the Shapley truth.
 TARGET = {"noisy_or": 0.03}
