@@ -1116,7 +1116,8 @@ class DataDriven(Model):
     binary regression fitted by L-BFGS on the distinct rows of these features,
     weighted by their conversions and nulls; the penalty is chosen by
     cross-validation, whose held-out log-loss and calibration ``details()``
-    reports. A converting journey's lift ``P(journey) - P(no touch)`` is
+    reports (and with ``crossfit``, each journey is credited by a model fitted
+    without it). A converting journey's lift ``P(journey) - P(no touch)`` is
     shared among its distinct channels by the Shapley value of the fitted
     function over coalitions of channels (a coalition keeps its channels'
     touches), exact up to ``max_exact`` channels and sampled beyond.
@@ -1178,6 +1179,12 @@ class DataDriven(Model):
         with no touch go (see above): ``spread`` (default; false means the
         same), ``journey``, or ``row`` (true means the same): a ``(baseline)``
         row, the channels then keeping only the incremental part.
+    crossfit : bool
+        Credit each journey by a model that did not see it: the journeys of
+        every distinct row are dealt to ``folds`` folds (seeded), and each
+        fold is credited by the model fitted, with the chosen penalty, on the
+        others; ``details()["crossfit"]`` gives the folds' chances with no
+        touch and their out-of-fold scores. Costs ``folds`` more fits. Default False.
 
     References
     ----------
