@@ -17,6 +17,7 @@ from scipy import optimize, sparse
 from scipy.special import expit
 
 from attribution.arrays import csr_offsets, ranges
+from attribution.capabilities import RowCredit
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models import Model, credit_frame
@@ -183,6 +184,7 @@ class Signatures:
     conversions: np.ndarray
     value: np.ndarray
     nulls: np.ndarray
+    group: np.ndarray | None = None  # the group of every row of the journeys
 
 
 def signatures(members: Members, journeys: Journeys) -> Signatures:
@@ -193,7 +195,7 @@ def signatures(members: Members, journeys: Journeys) -> Signatures:
     """
     if members.n_rows == 0:
         z = np.zeros(0)
-        return Signatures(members, z, z.copy(), z.copy())
+        return Signatures(members, z, z.copy(), z.copy(), np.zeros(0, dtype=np.int64))
     # One integer per member, each field in as few bits as it needs; the
     # members of a row are then packed into as few 62-bit words as fit. (With
     # more than 62 bits a member, two integers a member and no packing.)
@@ -245,6 +247,7 @@ def signatures(members: Members, journeys: Journeys) -> Signatures:
         total(journeys.conversions),
         total(journeys.value),
         total(journeys.nulls),
+        group,
     )
 
 
@@ -1314,16 +1317,27 @@ class DataDriven(Model):
         self._reset()
         if journeys.n_rows == 0 or journeys.total_conversions <= 0:
             return self._frame(journeys, *_equal_split(journeys), 0.0, 0.0)
-        empty = (journeys.conversions == 0) & (journeys.nulls == 0)
-        if empty.any():  # rows that stand for no journey (a bootstrap replicate's) weigh nothing
-            journeys = journeys.select(~empty)
+        journeys = _without_empty_rows(journeys)
+        conv, val, _ = self._run(journeys)
+        del self.signatures_  # the data itself is not kept on the model
+        # Back from the canonical codes to the journeys' own.
+        recode = self.recode_
+        return self._frame(
+            journeys, conv[recode], val[recode], self.baseline_conversions_, self.baseline_value_
+        )
+
+    def _run(self, journeys: Journeys) -> tuple[np.ndarray, np.ndarray, _Credit | None]:
+        """Fit and credit ``journeys`` (with conversions, no empty row): the
+        channel credit in canonical codes, and the Shapley values of the full
+        fit (None when cross-fitted); keeps ``signatures_``."""
         self._prepare(journeys, keep_design=self.crossfit)
         sig = self.signatures_
+        full: _Credit | None = None
         if self.crossfit:
             parts = self._crossfit(sig)
         else:
-            parts = self._credit(self.fit_, sig, self.p_no_touch_)
-        del self.signatures_  # the data itself is not kept on the model
+            full = self._shapley(self.fit_, sig, self.p_no_touch_)
+            parts = _parts(sig, full, self.p_no_touch_)
         conv, val, spread_c, spread_v = self._combine(
             parts, float(sig.conversions.sum()), float(sig.value.sum())
         )
@@ -1341,13 +1355,81 @@ class DataDriven(Model):
             }
             for c in np.flatnonzero(parts.var_c + parts.var_v > 0)
         }
-        # Back from the canonical codes to the journeys' own.
-        recode = self.recode_
-        return self._frame(journeys, conv[recode], val[recode], parts.base_c, parts.base_v)
+        return conv, val, full
 
-    def _credit(self, fit: Fit, sig: Signatures, p0: float, stream: tuple[int, ...] = ()) -> _Parts:
-        """The credit of the rows of ``sig`` under ``fit``, in additive parts."""
-        credit = _shapley_of_lift(
+    # issue 17: the per-conversion grain
+    def attribute_rows(self, journeys: Journeys) -> RowCredit:
+        """Each converting row's credit by channel (the
+        :class:`~attribution.capabilities.PerConversion` capability).
+
+        Fits and credits ``journeys`` as :meth:`attribute` does (the same
+        numbers: it is deterministic). Each row is shared among its own
+        channels by their Shapley values of the full fit (``phi / lift``,
+        equally when the journey adds nothing): with ``baseline=journey``
+        (not cross-fitted) that is the model's own credit and adds up to its
+        channel totals exactly. Otherwise (``spread``, ``crossfit``) the
+        shares are rescaled by one factor per channel, fitted by iterative
+        proportional fitting, so that the channel totals come to the model's
+        (the engine reports any gap): each row still adds up to its
+        conversions and value. ``baseline=row`` has no per-conversion split,
+        since its ``(baseline)`` row is no channel of any journey.
+        """
+        self._validate()
+        self._reset()
+        if self.baseline_rule == "row":
+            raise ModelError(
+                f"{self.name}: baseline=row has no per-conversion split (its (baseline) row "
+                "is no channel of a journey); use baseline=spread or baseline=journey"
+            )
+        if journeys.n_rows == 0 or journeys.total_conversions <= 0:
+            members = members_of(journeys, times=False)
+            share = 1.0 / np.maximum(members.sizes, 1)[members.row]
+            return _row_credit(journeys, members, np.arange(journeys.n_rows), share, None)
+        kept = np.flatnonzero((journeys.conversions != 0) | (journeys.nulls != 0))
+        work = _without_empty_rows(journeys)
+        conv, val, full = self._run(work)
+        sig = self.signatures_
+        del self.signatures_
+        if full is None:  # cross-fitted: the rows are shared by the full fit's values
+            full = self._shapley(self.fit_, sig, self.p_no_touch_)
+        members = sig.members
+        lift = full.p_full - self.p_no_touch_
+        ok = lift > _TINY
+        seed = np.where(
+            ok[members.row],
+            full.phi / np.where(ok, lift, 1.0)[members.row],
+            1.0 / np.maximum(members.sizes, 1)[members.row],
+        )
+        split = None
+        seed_c = seed_v = seed
+        if self.baseline_rule != "journey" or self.crossfit:
+            seed_c = _proportional_fit(members, seed, sig.conversions, conv)
+            seed_v = _proportional_fit(members, seed, sig.value, val)
+            split = (
+                "each journey's conversions shared by its channels' Shapley values, "
+                "rescaled per channel to the model's totals"
+            )
+        # Rows of the journeys, their group's members, back in the journeys' codes.
+        assert sig.group is not None
+        group = sig.group
+        rows = np.flatnonzero((work.conversions != 0) | (work.value != 0))
+        sizes = members.sizes[group[rows]]
+        idx = ranges(members.offsets[:-1][group[rows]], sizes)
+        row = np.repeat(rows, sizes)
+        inverse = np.argsort(self.recode_)
+        return RowCredit(
+            kept[row].astype(np.int64),
+            inverse[members.code[idx]].astype(np.uint32),
+            seed_c[idx] * work.conversions[row],
+            seed_v[idx] * work.value[row],
+            split=split,
+        )
+
+    def _shapley(
+        self, fit: Fit, sig: Signatures, p0: float, stream: tuple[int, ...] = ()
+    ) -> _Credit:
+        """The Shapley values of the rows of ``sig`` under ``fit``."""
+        return _shapley_of_lift(
             fit,
             sig.members,
             self.layout_,
@@ -1360,7 +1442,6 @@ class DataDriven(Model):
             of_lift=self.baseline_rule == "journey",
             stream=stream,
         )
-        return _parts(sig, credit, p0)
 
     def _crossfit(self, sig: Signatures) -> _Parts:
         """Cross-fitted credit: each distinct row's journeys dealt to ``folds``
@@ -1400,7 +1481,7 @@ class DataDriven(Model):
             part = Signatures(
                 sig.members.take(rows), held_c[f][rows], held_v[f][rows], held_n[f][rows]
             )
-            credit = self._credit(fit, part, p0, stream=(f + 1,))
+            credit = _parts(part, self._shapley(fit, part, p0, stream=(f + 1,)), p0)
             total = credit if total is None else total + credit
         assert total is not None  # folds >= 2
         flat, pooled_c, pooled_n = preds.ravel(), held_c.ravel(), held_n.ravel()
@@ -1584,6 +1665,67 @@ def no_touch_rate(journeys: Journeys, *, seed: int = 0) -> float:
     if journeys.n_rows == 0 or journeys.total_conversions <= 0:
         return 0.0
     return DataDriven(seed=seed).fit(journeys).p_no_touch_
+
+
+def _without_empty_rows(journeys: Journeys) -> Journeys:
+    """``journeys`` without the rows that stand for no journey (a bootstrap
+    replicate's): they weigh nothing."""
+    empty = (journeys.conversions == 0) & (journeys.nulls == 0)
+    return journeys.select(~empty) if empty.any() else journeys
+
+
+def _proportional_fit(
+    members: Members, seed: np.ndarray, mass: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    """Shares of every group's members (adding up to 1 per group) proportional
+    to ``seed * b[code]`` (negative seeds count as 0), with one factor ``b``
+    per channel fitted so that ``sum(mass * share)`` per channel comes as
+    close to ``target`` as it can (iterative proportional fitting; a loop over
+    steps). A group whose members all weigh 0 is shared equally."""
+    row, code, n = members.row, members.code, members.n_channels
+    w0 = np.maximum(seed, 0.0)
+    size = np.maximum(members.sizes, 1).astype(np.float64)
+
+    def normalised(w: np.ndarray) -> np.ndarray:
+        total = np.bincount(row, weights=w, minlength=members.n_rows)
+        ok = total > 0
+        return np.where(ok[row], w / np.where(ok, total, 1.0)[row], 1.0 / size[row])
+
+    goal = np.maximum(np.asarray(target, dtype=np.float64), 0.0)
+    scale = max(float(np.abs(goal).sum()), 1e-300)
+    b = np.ones(n)
+    share = normalised(w0)
+    for _ in range(1000):  # a loop over fitting steps
+        got = np.bincount(code, weights=share * mass[row], minlength=n)
+        if np.abs(got - goal).sum() <= 1e-12 * scale:
+            break
+        b = b * np.where(got > 0, goal / np.where(got > 0, got, 1.0), 1.0)
+        top = b.max()
+        if not np.isfinite(top) or top <= 0:
+            break
+        # Only the ratios of the factors matter: keep them bounded, so that a
+        # total no split can reach (the fit then stops at the closest) cannot
+        # overflow them.
+        b = np.clip(b / top, 1e-300, None) * (b > 0)
+        share = normalised(w0 * b[code])
+    return share
+
+
+def _row_credit(
+    journeys: Journeys, members: Members, rows: np.ndarray, share: np.ndarray, split: str | None
+) -> RowCredit:
+    """Entries of ``rows`` of ``members`` (one row each of ``journeys``) that
+    have conversions or value, each member's ``share`` of its row."""
+    rows = rows[(journeys.conversions[rows] != 0) | (journeys.value[rows] != 0)]
+    idx = ranges(members.offsets[:-1][rows], members.sizes[rows])
+    row = members.row[idx]
+    return RowCredit(
+        row.astype(np.int64),
+        members.code[idx].astype(np.uint32),
+        share[idx] * journeys.conversions[row],
+        share[idx] * journeys.value[row],
+        split=split,
+    )
 
 
 def _spread_factor(total: float, incremental: float, scale: float) -> float:
