@@ -10,6 +10,7 @@ resident memory in MiB.
     python benchmarks/bench_data_driven.py                # 1M journeys, 8 and 50 channels
     python benchmarks/bench_data_driven.py 100k --channels 8 --repeat 1
     python benchmarks/bench_data_driven.py --quick        # CI pass: 10k journeys, one run
+    python benchmarks/bench_data_driven.py 1M --crossfit  # cross-fitted credit
 
 Since SciPy 1.15, L-BFGS-B calls BLAS on small vectors, and a multi-threaded
 OpenBLAS can then spend most of the fit waking its threads on a busy machine;
@@ -42,9 +43,9 @@ class _Timed(DataDriven):
         self.total_seconds_ = time.perf_counter() - start
         return out
 
-    def _prepare(self, journeys):  # type: ignore[no-untyped-def]
+    def _prepare(self, journeys, **kwargs):  # type: ignore[no-untyped-def]
         start = time.perf_counter()
-        super()._prepare(journeys)
+        super()._prepare(journeys, **kwargs)
         self.prepare_seconds_ = time.perf_counter() - start
 
     def _fit(self, design, conversions, nulls):  # type: ignore[no-untyped-def]
@@ -54,12 +55,13 @@ class _Timed(DataDriven):
         return fit
 
 
-def run(n_journeys: int, n_channels: int, *, repeat: int = 3, seed: int = 0) -> list[Stage]:
+def run(
+    n_journeys: int, n_channels: int, *, repeat: int = 3, seed: int = 0, crossfit: bool = False
+) -> list[Stage]:
     journeys = simulate_journeys(n_journeys, channels=make_channels(n_channels), seed=seed)
-    model = _Timed()
-    stage = measure(
-        f"data_driven, {n_channels} channels", lambda: run_model(model, journeys), repeat=repeat
-    )
+    model = _Timed(crossfit=crossfit)
+    label = f"data_driven{':crossfit=true' if crossfit else ''}, {n_channels} channels"
+    stage = measure(label, lambda: run_model(model, journeys), repeat=repeat)
     d = model.details()
     fit = model.fit_seconds_
     group = model.prepare_seconds_ - fit
@@ -73,7 +75,8 @@ def run(n_journeys: int, n_channels: int, *, repeat: int = 3, seed: int = 0) -> 
     )
     print(
         f"last run: distinct rows and design {group:.2f} s, fits {fit:.2f} s, "
-        f"Shapley credit {credit:.2f} s, in all {model.total_seconds_:.2f} s"
+        f"Shapley credit{' (and the fold fits)' if crossfit else ''} {credit:.2f} s, "
+        f"in all {model.total_seconds_:.2f} s"
     )
     print(report([stage]))
     return [stage]
@@ -85,12 +88,13 @@ def main(argv: list[str] | None = None) -> list[Stage]:
     parser.add_argument("--channels", type=int, nargs="+", default=[8, 50])
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10k journeys, one run (CI)")
+    parser.add_argument("--crossfit", action="store_true", help="data_driven:crossfit=true")
     args = parser.parse_args(argv)
     n = SIZES["10k"] if args.quick else SIZES[args.size]
     repeat = 1 if args.quick else args.repeat
     stages: list[Stage] = []
     for n_channels in args.channels:  # a loop over channel counts
-        stages += run(n, n_channels, repeat=repeat)
+        stages += run(n, n_channels, repeat=repeat, crossfit=args.crossfit)
     return stages
 
 

@@ -7,7 +7,7 @@ import itertools
 import math
 import typing
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import cached_property
 from typing import Any, Literal, Protocol, runtime_checkable
 
@@ -17,6 +17,7 @@ from scipy import optimize, sparse
 from scipy.special import expit
 
 from attribution.arrays import csr_offsets, ranges
+from attribution.capabilities import RowCredit
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
 from attribution.models import Model, credit_frame
@@ -36,6 +37,9 @@ __all__ = [
 
 Link = Literal["hazard", "logit"]
 LINKS: tuple[str, ...] = typing.get_args(Link)
+# Where the conversions that would have happened with no touch go (see DataDriven).
+Baseline = Literal["spread", "journey", "row"]
+BASELINES: tuple[str, ...] = typing.get_args(Baseline)
 
 # Days from a channel's last touch to the journey's last touch: bins [0, 0.5), [0.5, 1), ...
 RECENCY_EDGES = (0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 11.0, 15.0, 21.0, 28.0)
@@ -180,6 +184,7 @@ class Signatures:
     conversions: np.ndarray
     value: np.ndarray
     nulls: np.ndarray
+    group: np.ndarray | None = None  # the group of every row of the journeys
 
 
 def signatures(members: Members, journeys: Journeys) -> Signatures:
@@ -190,7 +195,7 @@ def signatures(members: Members, journeys: Journeys) -> Signatures:
     """
     if members.n_rows == 0:
         z = np.zeros(0)
-        return Signatures(members, z, z.copy(), z.copy())
+        return Signatures(members, z, z.copy(), z.copy(), np.zeros(0, dtype=np.int64))
     # One integer per member, each field in as few bits as it needs; the
     # members of a row are then packed into as few 62-bit words as fit. (With
     # more than 62 bits a member, two integers a member and no packing.)
@@ -242,6 +247,7 @@ def signatures(members: Members, journeys: Journeys) -> Signatures:
         total(journeys.conversions),
         total(journeys.value),
         total(journeys.nulls),
+        group,
     )
 
 
@@ -608,7 +614,11 @@ class PenalisedGLM:
     recency of its last touch: one decay curve for all channels (``decay`` is
     1 for the newest bin and, with ``monotone``, never grows with age), so
     that a bonus for the freshest touch of every journey cannot pass for the
-    chance with no touch.
+    chance with no touch. The curve is ``exp(-cumsum(steps))``, so it never
+    falls below 0: an unpenalised decay that could turn negative would let an
+    old touch lower the chance (against ``monotone``) and would undo the
+    penalty on the effects (a tiny effect times a large negative decay), which
+    over-fits small inputs.
 
     The penalty is a prior on the coefficients, added to the negative
     log-likelihood of all the journeys: ``penalty / 2 * coef**2`` on every
@@ -678,7 +688,7 @@ class PenalisedGLM:
 
         def unpack(x: np.ndarray) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
             effect = x[i_a:i_s]
-            decay = 1.0 - np.r_[0.0, np.cumsum(x[i_s:i_r])]
+            decay = np.exp(-np.r_[0.0, np.cumsum(x[i_s:i_r])])
             rest = x[i_r:i_neg].copy()
             rest[split] -= x[i_neg:]
             return float(x[0]), effect, decay, rest
@@ -688,7 +698,7 @@ class PenalisedGLM:
             x0 = np.r_[
                 start.intercept,
                 start.effect,
-                -np.diff(start.decay),
+                -np.diff(np.log(np.maximum(start.decay, 1e-300))),
                 rest0,
                 np.maximum(-rest0[split], 0.0),
             ]
@@ -721,7 +731,7 @@ class PenalisedGLM:
         diag[0] = curve.sum()
         diag[i_a:i_s] = (per_bin * decay0**2).sum(axis=1) + lam
         for j in range(1, w):  # a loop over recency bins
-            older = np.outer(effect0, np.arange(w) >= j).ravel()
+            older = np.outer(effect0, (np.arange(w) >= j) * decay0).ravel()
             diag[i_s + j - 1] = (curve * (P @ older) ** 2).sum()
         diag[i_r:i_neg] = design.rest_squared_t @ curve + lam
         diag[i_neg:] = diag[i_r + split]
@@ -745,7 +755,8 @@ class PenalisedGLM:
             f = float(loss.sum()) + 0.5 * lam * ridge + float((l1 * x).sum())
             g_all = XT @ dscore
             g_w = g_all[: n * w].reshape(n, w)
-            g_decay = (effect[:, None] * g_w).sum(axis=0)
+            # d decay[b] / d steps[i] = -decay[b] for b >= i
+            g_decay = (effect[:, None] * g_w).sum(axis=0) * decay
             g_rest = g_all[n * w :] + lam * rest
             g = np.r_[
                 dscore.sum(),
@@ -840,8 +851,15 @@ def _shapley_of_lift(
     max_exact: int,
     samples: int,
     seed: int,
+    of_lift: bool = True,
+    stream: tuple[int, ...] = (),
 ) -> _Credit:
-    """Shapley values of ``S -> P(row keeping S's touches) - p0`` for every row."""
+    """Shapley values of ``S -> P(row keeping S's touches) - p0`` for every row.
+
+    The sampling variance is that of each channel's credit when a row's
+    conversions are shared by ``phi / lift`` (``of_lift``) or by
+    ``phi / P(row)`` (its incremental conversions). The sampled orders of
+    journeys of size k are drawn from ``(seed, k, *stream)``."""
     phi = np.zeros(len(members.code))
     p_full = np.zeros(members.n_rows)
     sampled = np.zeros(members.n_rows, dtype=bool)
@@ -862,7 +880,7 @@ def _shapley_of_lift(
         # Sampled: orders of the k members shared by every row of size k, drawn
         # from (seed, k); members are listed by channel code, which the model
         # makes independent of the channels' names.
-        rng = np.random.default_rng([seed, k])
+        rng = np.random.default_rng([seed, k, *stream])
         orders = np.argsort(rng.random((samples, k)), axis=1)
         prefix = np.zeros((samples, k + 1, k), dtype=bool)
         ranks = np.argsort(orders, axis=1)  # position of each member in each order
@@ -882,7 +900,8 @@ def _shapley_of_lift(
             lift = v[:, 0, -1] - p0
             p_full[part.rows] = v[:, 0, -1]
             ok = lift > _TINY
-            scale = np.where(ok, 1.0 / np.where(ok, lift, 1.0), 0.0)
+            denom = lift if of_lift else v[:, 0, -1]
+            scale = np.where(ok, 1.0 / np.where(ok, denom, 1.0), 0.0)
             share = per * scale[:, None, None]  # (R, samples, k)
             # Per-order credit of every channel: one bincount keyed by (order, channel).
             key = np.arange(samples)[None, :, None] * members.n_channels + part.code[:, None, :]
@@ -895,6 +914,74 @@ def _shapley_of_lift(
         var_c += x_c.var(axis=0, ddof=1) / samples
         var_v += x_v.var(axis=0, ddof=1) / samples
     return _Credit(phi, p_full, sampled, var_c, var_v)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The credit of some rows in parts that add up over disjoint rows (per
+    channel, in canonical codes): incremental (``phi / P(row)``) and own
+    (``phi / lift``, each row adding up by itself) conversions and value, the
+    baseline, the sampling variances and accounts."""
+
+    inc_c: np.ndarray
+    inc_v: np.ndarray
+    own_c: np.ndarray
+    own_v: np.ndarray
+    base_c: float
+    base_v: float
+    var_c: np.ndarray
+    var_v: np.ndarray
+    sampled_rows: int
+    sampled_conversions: float
+    scale_c: float  # sum of |conversions|, |value|: what "vanishing" is measured against
+    scale_v: float
+
+    def __add__(self, other: _Parts) -> _Parts:
+        return _Parts(*(getattr(self, f.name) + getattr(other, f.name) for f in fields(_Parts)))
+
+
+def _parts(sig: Signatures, credit: _Credit, p0: float) -> _Parts:
+    """The :class:`_Parts` of the rows of ``sig`` from their Shapley values."""
+    members = sig.members
+    row, code, n = members.row, members.code, members.n_channels
+    lift = credit.p_full - p0
+    ok = lift > _TINY
+    # What would have converted anyway: all of it when the journey adds nothing.
+    base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 1.0)
+
+    def per_channel(share: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        c = np.bincount(code, weights=share * sig.conversions[row], minlength=n)
+        v = np.bincount(code, weights=share * sig.value[row], minlength=n)
+        return c, v
+
+    # A row's incremental conversions per channel: conversions * phi / P(row),
+    # whose expectation over the row's journeys is the channel's lift phi.
+    inc_c, inc_v = per_channel(
+        np.where(ok[row], credit.phi / np.maximum(credit.p_full, _TINY)[row], 0.0)
+    )
+    # Each row's conversions shared among its own channels by phi / lift
+    # (equally when it adds nothing): every row adds up by itself.
+    own_c, own_v = per_channel(
+        np.where(
+            ok[row],
+            credit.phi / np.where(ok, lift, 1.0)[row],
+            1.0 / np.maximum(members.sizes, 1)[row],
+        )
+    )
+    return _Parts(
+        inc_c,
+        inc_v,
+        own_c,
+        own_v,
+        float((base * sig.conversions).sum()),
+        float((base * sig.value).sum()),
+        credit.var_conversions,
+        credit.var_value,
+        int(credit.sampled_rows.sum()),
+        float(sig.conversions[credit.sampled_rows].sum()),
+        float(np.abs(sig.conversions).sum()),
+        float(np.abs(sig.value).sum()),
+    )
 
 
 # -- cross-validation ------------------------------------------------------------------
@@ -949,6 +1036,38 @@ def _calibration(
     ]
 
 
+def _calibration_line(
+    p: np.ndarray, conversions: np.ndarray, nulls: np.ndarray
+) -> dict[str, float | None]:
+    """The recalibration line of held-out predictions: ``a`` and ``b`` of the
+    logistic regression ``logit P(convert) = a + b * logit(p)`` on the held-out
+    journeys, fitted by Newton's method. A calibrated model has ``a = 0`` and
+    ``b = 1``; ``b < 1`` says its predictions are too spread out (over-fitted),
+    ``b > 1`` too timid. None when the predictions do not vary."""
+    none: dict[str, float | None] = {"calibration_intercept": None, "calibration_slope": None}
+    n = conversions + nulls
+    if n.sum() <= 0 or conversions.sum() <= 0 or nulls.sum() <= 0:
+        return none
+    q = np.clip(p, 1e-9, 1 - 1e-9)
+    z = np.log(q) - np.log1p(-q)
+    theta = np.array([0.0, 1.0])
+    for _ in range(100):  # a loop over Newton steps
+        r = expit(theta[0] + theta[1] * z)
+        w = n * r * (1 - r)
+        resid = conversions - n * r
+        grad = np.array([resid.sum(), (resid * z).sum()])
+        hess = np.array([[w.sum(), (w * z).sum()], [(w * z).sum(), (w * z * z).sum()]])
+        if np.linalg.det(hess) <= 1e-12 * max(hess[0, 0] * hess[1, 1], 1e-300):
+            return none
+        step = np.linalg.solve(hess, grad)
+        theta = theta + step
+        if np.abs(step).max() < 1e-10:
+            break
+    if not np.isfinite(theta).all():
+        return none
+    return {"calibration_intercept": float(theta[0]), "calibration_slope": float(theta[1])}
+
+
 # -- the model -----------------------------------------------------------------------
 def _canonical_order(journeys: Journeys) -> np.ndarray:
     """Channels ordered by what the data says of them (touches, journeys,
@@ -1000,11 +1119,35 @@ class DataDriven(Model):
     binary regression fitted by L-BFGS on the distinct rows of these features,
     weighted by their conversions and nulls; the penalty is chosen by
     cross-validation, whose held-out log-loss and calibration ``details()``
-    reports. A converting journey's lift ``P(journey) - P(no touch)`` is
+    reports (and with ``crossfit``, each journey is credited by a model fitted
+    without it). A converting journey's lift ``P(journey) - P(no touch)`` is
     shared among its distinct channels by the Shapley value of the fitted
     function over coalitions of channels (a coalition keeps its channels'
-    touches), exact up to ``max_exact`` channels and sampled beyond; its
-    conversions and value are shared in that proportion.
+    touches), exact up to ``max_exact`` channels and sampled beyond.
+
+    A channel's **incremental** credit from a converting row is the row's
+    conversions (and value) times ``phi_c / P(row)``: over the row's journeys
+    its expectation is ``phi_c``, the channel's Shapley share of the lift, so
+    its sum over rows estimates the channel's part of the conversions the
+    touches caused. The rest of the row, ``P(no touch) / P(row)``, would have
+    converted anyway. ``baseline`` says where that rest goes:
+
+    ``spread`` (default)
+        to every channel in proportion to its incremental credit (conversions
+        and value separately): each channel's credit is its incremental
+        credit times one factor (``details()["spread_factor"]``), so the
+        credit adds up to all the conversions and value while the channel
+        shares are the incremental ones, which are what the simulated truths
+        of ``benchmarks/truth.py`` measure.
+    ``journey``
+        to the row's own channels, in proportion to their Shapley values:
+        each row's conversions are shared by ``phi_c / lift``. Every row then
+        adds up by itself, but a journey that would mostly have converted
+        anyway weighs ``1 / (1 - P(no touch) / P(row))`` times too much, so
+        channels seen on weak journeys (and zero-effect channels touched in
+        converting journeys) are over-credited.
+    ``row`` (or true)
+        to a ``(baseline)`` row; the channels keep their incremental credit.
 
     Parameters
     ----------
@@ -1034,10 +1177,17 @@ class DataDriven(Model):
         Random orders for the sampled journeys. Default 1000.
     seed : int
         Seed of the folds and of the sampled orders. Default 0.
-    baseline : bool
-        Add a ``(baseline)`` row with the conversions and value the model says
-        would have happened with no touch; the channels then share only the
-        incremental part. Default False.
+    baseline : {"spread", "journey", "row"} or bool
+        Where the conversions and value the model says would have happened
+        with no touch go (see above): ``spread`` (default; false means the
+        same), ``journey``, or ``row`` (true means the same): a ``(baseline)``
+        row, the channels then keeping only the incremental part.
+    crossfit : bool
+        Credit each journey by a model that did not see it: the journeys of
+        every distinct row are dealt to ``folds`` folds (seeded), and each
+        fold is credited by the model fitted, with the chosen penalty, on the
+        others; ``details()["crossfit"]`` gives the folds' chances with no
+        touch and their out-of-fold scores. Costs ``folds`` more fits. Default False.
 
     References
     ----------
@@ -1068,7 +1218,8 @@ class DataDriven(Model):
         max_exact: int = 12,
         samples: int = 1000,
         seed: int = 0,
-        baseline: bool = False,
+        baseline: bool | Literal["spread", "journey", "row"] = "spread",
+        crossfit: bool = False,
     ) -> None:
         self.link = link
         self.penalty = penalty
@@ -1081,6 +1232,7 @@ class DataDriven(Model):
         self.samples = samples
         self.seed = seed
         self.baseline = baseline
+        self.crossfit = crossfit
 
     def _validate(self) -> None:
         name = self.name
@@ -1096,9 +1248,12 @@ class DataDriven(Model):
         _check(
             name, "folds", self.folds, _is_int(self.folds) and self.folds >= 2, "an integer >= 2"
         )
-        for key in ("interactions", "positions", "times", "monotone", "baseline"):
+        for key in ("interactions", "positions", "times", "monotone", "crossfit"):
             v = getattr(self, key)
             _check(name, key, v, isinstance(v, bool), "true or false")
+        b = self.baseline
+        ok = isinstance(b, bool) or (isinstance(b, str) and b in BASELINES)
+        _check(name, "baseline", b, ok, f"one of {list(BASELINES)}, true (row) or false (spread)")
         ok = _is_int(self.max_exact) and 1 <= self.max_exact <= 20
         _check(name, "max_exact", self.max_exact, ok, "an integer from 1 to 20")
         _check(
@@ -1109,6 +1264,14 @@ class DataDriven(Model):
             "an integer >= 2",
         )
         _check(name, "seed", self.seed, _is_int(self.seed) and self.seed >= 0, "an integer >= 0")
+
+    @property
+    def baseline_rule(self) -> str:
+        """``baseline`` as one of :data:`BASELINES` (true is ``row``, false ``spread``)."""
+        b = self.baseline
+        if isinstance(b, bool):
+            return "row" if b else "spread"
+        return str(b)
 
     def make_estimator(self) -> Estimator:
         """The estimator of P(conversion | journey); override to plug in another."""
@@ -1126,7 +1289,7 @@ class DataDriven(Model):
         self._prepare(journeys)
         return self
 
-    def _prepare(self, journeys: Journeys) -> None:
+    def _prepare(self, journeys: Journeys, *, keep_design: bool = False) -> None:
         n = journeys.n_channels
         # Work on channels recoded in an order the data gives them, so that
         # renaming channels changes nothing (folds and sampled orders included).
@@ -1144,6 +1307,8 @@ class DataDriven(Model):
         self.recode_ = recode
         self.channel_order_ = [journeys.channels[c] for c in order]
         self.signatures_ = sig
+        if keep_design:
+            self.design_ = design
         self.rows_ = int(sig.members.n_rows)
         self.total_conversions_ = journeys.total_conversions
 
@@ -1152,13 +1317,120 @@ class DataDriven(Model):
         self._reset()
         if journeys.n_rows == 0 or journeys.total_conversions <= 0:
             return self._frame(journeys, *_equal_split(journeys), 0.0, 0.0)
-        empty = (journeys.conversions == 0) & (journeys.nulls == 0)
-        if empty.any():  # rows that stand for no journey (a bootstrap replicate's) weigh nothing
-            journeys = journeys.select(~empty)
-        self._prepare(journeys)
-        sig, p0 = self.signatures_, self.p_no_touch_
-        credit = _shapley_of_lift(
-            self.fit_,
+        journeys = _without_empty_rows(journeys)
+        conv, val, _ = self._run(journeys)
+        del self.signatures_  # the data itself is not kept on the model
+        # Back from the canonical codes to the journeys' own.
+        recode = self.recode_
+        return self._frame(
+            journeys, conv[recode], val[recode], self.baseline_conversions_, self.baseline_value_
+        )
+
+    def _run(self, journeys: Journeys) -> tuple[np.ndarray, np.ndarray, _Credit | None]:
+        """Fit and credit ``journeys`` (with conversions, no empty row): the
+        channel credit in canonical codes, and the Shapley values of the full
+        fit (None when cross-fitted); keeps ``signatures_``."""
+        self._prepare(journeys, keep_design=self.crossfit)
+        sig = self.signatures_
+        full: _Credit | None = None
+        if self.crossfit:
+            parts = self._crossfit(sig)
+        else:
+            full = self._shapley(self.fit_, sig, self.p_no_touch_)
+            parts = _parts(sig, full, self.p_no_touch_)
+        conv, val, spread_c, spread_v = self._combine(
+            parts, float(sig.conversions.sum()), float(sig.value.sum())
+        )
+        self.baseline_conversions_ = parts.base_c
+        self.baseline_value_ = parts.base_v
+        self.spread_ = (spread_c, spread_v)
+        self.sampled_rows_ = parts.sampled_rows
+        self.sampled_conversions_ = parts.sampled_conversions
+        # The spread factors are not sampled: every sampled order's gains add
+        # up to the row's lift, so the total incremental credit is exact.
+        self.standard_error_ = {
+            self.channel_order_[c]: {
+                "conversions": float(spread_c * np.sqrt(parts.var_c[c])),
+                "value": float(abs(spread_v) * np.sqrt(parts.var_v[c])),
+            }
+            for c in np.flatnonzero(parts.var_c + parts.var_v > 0)
+        }
+        return conv, val, full
+
+    # issue 17: the per-conversion grain
+    def attribute_rows(self, journeys: Journeys) -> RowCredit:
+        """Each converting row's credit by channel (the
+        :class:`~attribution.capabilities.PerConversion` capability).
+
+        Fits and credits ``journeys`` as :meth:`attribute` does (the same
+        numbers: it is deterministic). Each row is shared among its own
+        channels by their Shapley values of the full fit (``phi / lift``,
+        equally when the journey adds nothing): with ``baseline=journey``
+        (not cross-fitted) that is the model's own credit and adds up to its
+        channel totals exactly. Otherwise (``spread``, ``crossfit``) the
+        shares are rescaled by one factor per channel, fitted by iterative
+        proportional fitting, so that the channel totals come to the model's
+        (the engine reports any gap): each row still adds up to its
+        conversions and value. ``baseline=row`` has no per-conversion split,
+        since its ``(baseline)`` row is no channel of any journey.
+        """
+        self._validate()
+        self._reset()
+        if self.baseline_rule == "row":
+            raise ModelError(
+                f"{self.name}: baseline=row has no per-conversion split (its (baseline) row "
+                "is no channel of a journey); use baseline=spread or baseline=journey"
+            )
+        if journeys.n_rows == 0 or journeys.total_conversions <= 0:
+            members = members_of(journeys, times=False)
+            share = 1.0 / np.maximum(members.sizes, 1)[members.row]
+            return _row_credit(journeys, members, np.arange(journeys.n_rows), share, None)
+        kept = np.flatnonzero((journeys.conversions != 0) | (journeys.nulls != 0))
+        work = _without_empty_rows(journeys)
+        conv, val, full = self._run(work)
+        sig = self.signatures_
+        del self.signatures_
+        if full is None:  # cross-fitted: the rows are shared by the full fit's values
+            full = self._shapley(self.fit_, sig, self.p_no_touch_)
+        members = sig.members
+        lift = full.p_full - self.p_no_touch_
+        ok = lift > _TINY
+        seed = np.where(
+            ok[members.row],
+            full.phi / np.where(ok, lift, 1.0)[members.row],
+            1.0 / np.maximum(members.sizes, 1)[members.row],
+        )
+        split = None
+        seed_c = seed_v = seed
+        if self.baseline_rule != "journey" or self.crossfit:
+            seed_c = _proportional_fit(members, seed, sig.conversions, conv)
+            seed_v = _proportional_fit(members, seed, sig.value, val)
+            split = (
+                "each journey's conversions shared by its channels' Shapley values, "
+                "rescaled per channel to the model's totals"
+            )
+        # Rows of the journeys, their group's members, back in the journeys' codes.
+        assert sig.group is not None
+        group = sig.group
+        rows = np.flatnonzero((work.conversions != 0) | (work.value != 0))
+        sizes = members.sizes[group[rows]]
+        idx = ranges(members.offsets[:-1][group[rows]], sizes)
+        row = np.repeat(rows, sizes)
+        inverse = np.argsort(self.recode_)
+        return RowCredit(
+            kept[row].astype(np.int64),
+            inverse[members.code[idx]].astype(np.uint32),
+            seed_c[idx] * work.conversions[row],
+            seed_v[idx] * work.value[row],
+            split=split,
+        )
+
+    def _shapley(
+        self, fit: Fit, sig: Signatures, p0: float, stream: tuple[int, ...] = ()
+    ) -> _Credit:
+        """The Shapley values of the rows of ``sig`` under ``fit``."""
+        return _shapley_of_lift(
+            fit,
             sig.members,
             self.layout_,
             p0,
@@ -1167,23 +1439,81 @@ class DataDriven(Model):
             max_exact=self.max_exact,
             samples=self.samples,
             seed=self.seed,
+            of_lift=self.baseline_rule == "journey",
+            stream=stream,
         )
-        conv, val, base_c, base_v = self._share(sig, credit, p0)
-        del self.signatures_  # the data itself is not kept on the model
-        self.baseline_conversions_ = base_c
-        self.baseline_value_ = base_v
-        self.sampled_rows_ = int(credit.sampled_rows.sum())
-        self.sampled_conversions_ = float(sig.conversions[credit.sampled_rows].sum())
-        self.standard_error_ = {
-            self.channel_order_[c]: {
-                "conversions": float(np.sqrt(credit.var_conversions[c])),
-                "value": float(np.sqrt(credit.var_value[c])),
-            }
-            for c in np.flatnonzero(credit.var_conversions + credit.var_value > 0)
+
+    def _crossfit(self, sig: Signatures) -> _Parts:
+        """Cross-fitted credit: each distinct row's journeys dealt to ``folds``
+        folds (seeded), each fold credited by the model fitted, with the chosen
+        penalty, on the other folds; sets ``crossfit_`` with the folds' chances
+        with no touch and the scores of their out-of-fold predictions."""
+        design = self.design_
+        del self.design_
+        folds = self.folds
+        rng = np.random.default_rng([self.seed, 1])  # a stream apart from the CV's
+        held_c = _split(sig.conversions, folds, rng)
+        held_n = _split(sig.nulls, folds, rng)
+        # Value goes with the conversions (a row with value but no conversion: one fold).
+        lone = np.zeros_like(held_c)
+        lone[rng.integers(0, folds, sig.members.n_rows), np.arange(sig.members.n_rows)] = 1.0
+        has = sig.conversions > 0
+        held_v = np.where(has, held_c / np.where(has, sig.conversions, 1.0), lone) * sig.value
+        penalty = float(typing.cast(float, self.cv_["penalty"] if self.cv_ else self.penalty))
+        estimator = self.make_estimator()
+        no_touch = sparse.csr_array((1, self.layout_.n_features))
+        preds = np.zeros_like(held_c)
+        p0s = []
+        total: _Parts | None = None
+        for f in range(folds):  # a loop over folds
+            with _one_blas_thread():
+                fit = estimator.fit(
+                    design,
+                    sig.conversions - held_c[f],
+                    sig.nulls - held_n[f],
+                    penalty=penalty,
+                    start=self.fit_,
+                )
+            p0 = float(fit.predict(no_touch)[0])
+            p0s.append(p0)
+            preds[f] = fit.predict(design.X)
+            rows = np.flatnonzero((held_c[f] > 0) | (held_v[f] != 0))
+            part = Signatures(
+                sig.members.take(rows), held_c[f][rows], held_v[f][rows], held_n[f][rows]
+            )
+            credit = _parts(part, self._shapley(fit, part, p0, stream=(f + 1,)), p0)
+            total = credit if total is None else total + credit
+        assert total is not None  # folds >= 2
+        flat, pooled_c, pooled_n = preds.ravel(), held_c.ravel(), held_n.ravel()
+        self.crossfit_ = {
+            "folds": folds,
+            "penalty": penalty,
+            "p_no_touch": p0s,
+            "log_loss": _log_loss(flat, pooled_c, pooled_n),
+            "calibration": _calibration(flat, pooled_c, pooled_n),
+            **_calibration_line(flat, pooled_c, pooled_n),
         }
-        # Back from the canonical codes to the journeys' own.
-        recode = self.recode_
-        return self._frame(journeys, conv[recode], val[recode], base_c, base_v)
+        return total
+
+    def _combine(
+        self, parts: _Parts, total_c: float, total_v: float
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Channel credit (conversions, value) by the ``baseline`` rule, and the
+        factors by which ``spread`` scaled the incremental credit (1 for the
+        other rules)."""
+        rule = self.baseline_rule
+        if rule == "row":
+            return parts.inc_c, parts.inc_v, 1.0, 1.0
+        if rule == "journey":
+            return parts.own_c, parts.own_v, 1.0, 1.0
+        # spread: the baseline conversions go to every channel in proportion
+        # to its incremental credit, which scales that credit up to the total.
+        # Where there is no incremental credit to scale, the rows' own split.
+        f_c = _spread_factor(total_c, float(parts.inc_c.sum()), parts.scale_c)
+        f_v = _spread_factor(total_v, float(parts.inc_v.sum()), parts.scale_v)
+        conv = parts.inc_c * f_c if f_c else parts.own_c
+        val = parts.inc_v * f_v if f_v else parts.own_v
+        return conv, val, f_c or 1.0, f_v or 1.0
 
     def _reset(self) -> None:
         for key in [k for k in vars(self) if k.endswith("_")]:
@@ -1193,7 +1523,7 @@ class DataDriven(Model):
         self, journeys: Journeys, conv: np.ndarray, val: np.ndarray, base_c: float, base_v: float
     ) -> pl.DataFrame:
         frame = credit_frame(journeys, conv, val)
-        if self.baseline:
+        if self.baseline_rule == "row":
             row = pl.DataFrame(
                 {"channel": ["(baseline)"], "conversions": [base_c], "value": [base_v]},
                 schema=frame.schema,
@@ -1253,32 +1583,11 @@ class DataDriven(Model):
             "log_loss_constant_rate": _log_loss(np.full(len(flat), rate), pooled_c, pooled_n),
             "predicted_over_observed": None if ratio is None else float(ratio),
             "calibration": _calibration(flat, pooled_c, pooled_n),
+            **_calibration_line(flat, pooled_c, pooled_n),
         }
         return estimator.fit(
             design, conversions, nulls, penalty=penalties[best], start=fits[best][0]
         )
-
-    def _share(
-        self, sig: Signatures, credit: _Credit, p0: float
-    ) -> tuple[np.ndarray, np.ndarray, float, float]:
-        members = sig.members
-        sizes = members.sizes
-        row = members.row
-        lift = credit.p_full - p0
-        ok = lift > _TINY
-        share = np.where(
-            ok[row], credit.phi / np.where(ok, lift, 1.0)[row], 1.0 / np.maximum(sizes, 1)[row]
-        )
-        # What would have converted anyway: all of it when the journey adds nothing.
-        base = np.where(ok, np.clip(p0 / np.maximum(credit.p_full, _TINY), 0.0, 1.0), 1.0)
-        if self.baseline:
-            share = share * (1 - base)[row]
-        n = members.n_channels
-        conv = np.bincount(members.code, weights=share * sig.conversions[row], minlength=n)
-        val = np.bincount(members.code, weights=share * sig.value[row], minlength=n)
-        base_c = float((base * sig.conversions).sum())
-        base_v = float((base * sig.value).sum())
-        return conv, val, base_c, base_v
 
     # -- reporting ----------------------------------------------------------------
     def details(self) -> dict[str, Any]:
@@ -1291,12 +1600,15 @@ class DataDriven(Model):
             "features": self.layout_.n_features,
             "p_no_touch": self.p_no_touch_,
             "cross_validation": self.cv_,
+            "crossfit": getattr(self, "crossfit_", None),
             "coefficients": self._coefficients(),
         }
         if isinstance(self.fit_, GLMFit):
             out["converged"] = self.fit_.converged
         if hasattr(self, "baseline_conversions_"):  # credited, not only fitted
             out.update(
+                baseline=self.baseline_rule,
+                spread_factor={"conversions": self.spread_[0], "value": self.spread_[1]},
                 baseline_conversions=self.baseline_conversions_,
                 baseline_value=self.baseline_value_,
                 baseline_share=self.baseline_conversions_ / total if total > 0 else 0.0,
@@ -1353,6 +1665,75 @@ def no_touch_rate(journeys: Journeys, *, seed: int = 0) -> float:
     if journeys.n_rows == 0 or journeys.total_conversions <= 0:
         return 0.0
     return DataDriven(seed=seed).fit(journeys).p_no_touch_
+
+
+def _without_empty_rows(journeys: Journeys) -> Journeys:
+    """``journeys`` without the rows that stand for no journey (a bootstrap
+    replicate's): they weigh nothing."""
+    empty = (journeys.conversions == 0) & (journeys.nulls == 0)
+    return journeys.select(~empty) if empty.any() else journeys
+
+
+def _proportional_fit(
+    members: Members, seed: np.ndarray, mass: np.ndarray, target: np.ndarray
+) -> np.ndarray:
+    """Shares of every group's members (adding up to 1 per group) proportional
+    to ``seed * b[code]`` (negative seeds count as 0), with one factor ``b``
+    per channel fitted so that ``sum(mass * share)`` per channel comes as
+    close to ``target`` as it can (iterative proportional fitting; a loop over
+    steps). A group whose members all weigh 0 is shared equally."""
+    row, code, n = members.row, members.code, members.n_channels
+    w0 = np.maximum(seed, 0.0)
+    size = np.maximum(members.sizes, 1).astype(np.float64)
+
+    def normalised(w: np.ndarray) -> np.ndarray:
+        total = np.bincount(row, weights=w, minlength=members.n_rows)
+        ok = total > 0
+        return np.where(ok[row], w / np.where(ok, total, 1.0)[row], 1.0 / size[row])
+
+    goal = np.maximum(np.asarray(target, dtype=np.float64), 0.0)
+    scale = max(float(np.abs(goal).sum()), 1e-300)
+    b = np.ones(n)
+    share = normalised(w0)
+    for _ in range(1000):  # a loop over fitting steps
+        got = np.bincount(code, weights=share * mass[row], minlength=n)
+        if np.abs(got - goal).sum() <= 1e-12 * scale:
+            break
+        b = b * np.where(got > 0, goal / np.where(got > 0, got, 1.0), 1.0)
+        top = b.max()
+        if not np.isfinite(top) or top <= 0:
+            break
+        # Only the ratios of the factors matter: keep them bounded, so that a
+        # total no split can reach (the fit then stops at the closest) cannot
+        # overflow them.
+        b = np.clip(b / top, 1e-300, None) * (b > 0)
+        share = normalised(w0 * b[code])
+    return share
+
+
+def _row_credit(
+    journeys: Journeys, members: Members, rows: np.ndarray, share: np.ndarray, split: str | None
+) -> RowCredit:
+    """Entries of ``rows`` of ``members`` (one row each of ``journeys``) that
+    have conversions or value, each member's ``share`` of its row."""
+    rows = rows[(journeys.conversions[rows] != 0) | (journeys.value[rows] != 0)]
+    idx = ranges(members.offsets[:-1][rows], members.sizes[rows])
+    row = members.row[idx]
+    return RowCredit(
+        row.astype(np.int64),
+        members.code[idx].astype(np.uint32),
+        share[idx] * journeys.conversions[row],
+        share[idx] * journeys.value[row],
+        split=split,
+    )
+
+
+def _spread_factor(total: float, incremental: float, scale: float) -> float:
+    """``total / incremental`` when the incremental credit can carry the total
+    (same sign, not vanishing against ``scale``), else 0."""
+    if abs(incremental) <= 1e-9 * max(scale, 1e-300) or total / incremental <= 0:
+        return 0.0
+    return total / incremental
 
 
 def _bin_labels() -> list[str]:
