@@ -12,6 +12,7 @@ decimals.
 from __future__ import annotations
 
 import shutil
+import textwrap
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -95,13 +96,16 @@ def render_table(
     keys = 0
     while keys < len(columns) and not numeric[keys]:
         keys += 1
-    keys = min(keys, max(len(columns) - 1, 0)) if any(numeric) else len(columns)
+    # an all-text table (the model list) keeps its first column as the key
+    keys = min(keys, max(len(columns) - 1, 0)) if any(numeric) else min(len(columns), 1)
     total = sum(widths) + len(_GAP) * (len(widths) - 1)
     if not limit or total <= limit or not columns:
         return _block(cells, widths, numeric, list(range(len(columns))))
     # leading text columns repeat in every block; cut them when they alone leave no room
     rest = list(range(keys, len(columns)))
-    room = limit - (max((widths[i] for i in rest), default=0) + len(_GAP) if rest else 0)
+    # the room the widest other column needs beside them (text can wrap into half)
+    need = [widths[i] if numeric[i] else min(widths[i], limit // 2) for i in rest]
+    room = limit - (max(need, default=0) + len(_GAP) if rest else 0)
     key_width = sum(widths[:keys]) + len(_GAP) * max(keys - 1, 0)
     if keys and key_width > room:
         excess = key_width - max(room, 8 * keys)
@@ -120,9 +124,13 @@ def render_table(
             blocks.append(current)
             current, used = [], key_width
             needed = widths[i] + (len(_GAP) if used else 0)
-        if used + needed > limit:  # one column wider than the room left: cut its texts
+        if used + needed > limit:  # one column wider than the room left
             widths[i] = max(limit - used - (len(_GAP) if used else 0), 4)
-            cells[i] = [_cut(t, widths[i]) for t in cells[i]]
+            if numeric[i]:  # a number cannot be read in pieces
+                cells[i] = [_cut(t, widths[i]) for t in cells[i]]
+            else:  # text wraps onto more lines of its row, nothing lost
+                head = _cut(cells[i][0], widths[i])
+                cells[i] = [head, *(_wrap(t, widths[i]) for t in cells[i][1:])]
             needed = widths[i] + (len(_GAP) if used else 0)
         current.append(i)
         used += needed
@@ -131,15 +139,22 @@ def render_table(
     return "\n\n".join(_block(cells, widths, numeric, [*range(keys), *block]) for block in blocks)
 
 
+def _wrap(text: str, width: int) -> str:
+    """``text`` in lines of at most ``width`` characters, broken at spaces where it can."""
+    return "\n".join(textwrap.wrap(text, width, break_on_hyphens=False)) or text
+
+
 def _block(cells: list[list[str]], widths: list[int], numeric: list[bool], shown: list[int]) -> str:
     lines = []
     rows = len(cells[0]) if cells else 0
     for k in range(rows):
-        parts = [
-            cells[i][k].rjust(widths[i]) if numeric[i] else cells[i][k].ljust(widths[i])
-            for i in shown
-        ]
-        lines.append(_GAP.join(parts).rstrip())
+        pieces = [cells[i][k].split("\n") for i in shown]  # a wrapped cell spans lines
+        for line in range(max(len(p) for p in pieces) if pieces else 0):
+            parts = []
+            for i, piece in zip(shown, pieces, strict=True):
+                text = piece[line] if line < len(piece) else ""
+                parts.append(text.rjust(widths[i]) if numeric[i] else text.ljust(widths[i]))
+            lines.append(_GAP.join(parts).rstrip())
         if k == 0:
             lines.append(_GAP.join("-" * widths[i] for i in shown))
     return "\n".join(lines)

@@ -63,6 +63,35 @@ def test_a_channel_name_too_long_for_the_width_is_cut_not_wrapped():
     assert "…" in text
 
 
+@settings(max_examples=40, deadline=None)
+@given(
+    words=st.lists(st.text("abcxyz=,", min_size=1, max_size=30), min_size=1, max_size=40),
+    width=st.integers(20, 120),
+)
+def test_a_text_table_too_wide_wraps_its_text_and_loses_no_word(words, width):
+    # the model list: every column text, one cell far wider than the terminal
+    frame = pl.DataFrame({"name": ["markov", "linear"], "parameters": [" ".join(words), ""]})
+    text = render_table(frame, width=width)
+    assert text and max(len(line) for line in text.splitlines()) <= width
+    assert text.splitlines()[0].startswith("name")
+    shown = text.split()
+    for word in words:  # in order, whole unless one word alone is wider than its column
+        assert word in shown or len(word) > width // 2
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_the_model_list_fits_the_terminal_and_names_every_model(width, monkeypatch):
+    from tests.cli import invoke
+
+    monkeypatch.setenv("COLUMNS", str(width))
+    result = invoke("models")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= width
+    for name in ("markov", "shapley", "data_driven", "time_decay"):
+        assert any(line.startswith(name + " ") for line in lines), result.stdout
+
+
 def test_width_comes_from_columns_and_is_80_when_unknown(monkeypatch):
     monkeypatch.setenv("COLUMNS", "100")
     assert terminal_width() == 100
