@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from attribution import progress
 from attribution.arrays import csr_offsets, distinct, distinct_pairs, ranges
@@ -19,7 +18,14 @@ from attribution.journeys import Journeys
 from attribution.model import Model, credit_frame
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import networkx as nx
+    import scipy.sparse as sp
+
+    # A small chain's counts and memberships are dense arrays; a large one's
+    # scipy sparse matrices (see _small).
+    Matrix: TypeAlias = np.ndarray | sp.csr_matrix
 
 __all__ = ["Markov", "order_scores", "transition_graph", "transition_table"]
 
@@ -31,6 +37,9 @@ STATE_SEP = " > "
 # together by fixed-point steps with an error bound (high-order chains are
 # nearly acyclic, so few steps suffice), or by one sparse LU per channel.
 DENSE_STATES = 3000
+# A dense chain this cheap to solve densely (transient states cubed over 10) is
+# solved so at once, with no look at the fixed-point steps, which need scipy.
+_DENSE_AT_ONCE = 2e7
 # Bound on the relative error of P and of the expected value in iterative solves.
 _TOL = 1e-14
 _MAX_STEPS = 2000
@@ -56,6 +65,49 @@ _CLIP = 1e-12
 
 
 # -- window keys ------------------------------------------------------------
+
+
+# -- small chains stay dense: no scipy ------------------------------------------
+# A chain of up to this many elements in its count matrix (some 2,000 states:
+# order 1 over hundreds of channels, order 3 over a dozen) is kept in dense
+# numpy arrays and solved densely, so a run that only meets such chains never
+# imports scipy: importing scipy.sparse takes some 0.1 s, more than the whole
+# model on a million journeys over 8 channels.
+def _small(elements: int) -> bool:
+    return elements <= _DENSE_KEYS
+
+
+def _sparse() -> Any:
+    """scipy.sparse, imported on first need (large chains only)."""
+    import scipy.sparse as sp
+
+    return sp
+
+
+def _csr(m: Matrix) -> sp.csr_matrix:
+    return _sparse().csr_matrix(m) if isinstance(m, np.ndarray) else m.tocsr()
+
+
+def _nonzero(m: Matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column of every stored entry, row by row."""
+    if isinstance(m, np.ndarray):
+        row, col = np.nonzero(m)
+        return row, col
+    coo = m.tocsr().tocoo()
+    return coo.row, coo.col
+
+
+def _column(m: Matrix, rows: int, col: int) -> np.ndarray:
+    """``m[:rows, col]`` as a 1-D float array."""
+    if isinstance(m, np.ndarray):
+        return np.asarray(m[:rows, col], dtype=np.float64)
+    return m[:rows, col].toarray().ravel()
+
+
+def _row_sums(m: Matrix) -> np.ndarray:
+    return np.asarray(m.sum(axis=1), dtype=np.float64).ravel()
+
+
 def _window_keys(
     codes: np.ndarray, starts: np.ndarray, widths: np.ndarray, order: int, base: int
 ) -> np.ndarray:
@@ -95,14 +147,14 @@ def _path_keys(steps: _Steps) -> np.ndarray:
     """
     j, members = steps.journeys, steps.members
     n_ch = members.shape[1]
-    channel_of = members.tocoo()
+    of_row, of_col = _nonzero(members)
     on_row = np.repeat(np.arange(j.n_rows), j.lengths)
     # (symbol occurrence -> its channels) for per-channel statistics
-    per_symbol = np.bincount(channel_of.row, minlength=members.shape[0])
+    per_symbol = np.bincount(of_row, minlength=members.shape[0])
     start = csr_offsets(per_symbol)
-    order = np.argsort(channel_of.row, kind="stable")
+    order = np.argsort(of_row, kind="stable")
     touch_rep = np.repeat(np.arange(j.n_touches), per_symbol[j.codes])
-    channel = channel_of.col[order][ranges(start[j.codes], per_symbol[j.codes])]
+    channel = of_col[order][ranges(start[j.codes], per_symbol[j.codes])]
     row = on_row[touch_rep]
     weight = j.conversions + j.nulls
     pairs = distinct(row * max(n_ch, 1) + channel)
@@ -120,7 +172,7 @@ def _path_keys(steps: _Steps) -> np.ndarray:
     # A symbol (a channel, or a tie group's set of channels) stands for its ranks,
     # in no order; a path for its symbols in order.
     sym_key = np.zeros(members.shape[0], dtype=np.uint64)
-    np.add.at(sym_key, channel_of.row, _mix(rank[channel_of.col].astype(np.uint64) + np.uint64(1)))
+    np.add.at(sym_key, of_row, _mix(rank[of_col].astype(np.uint64) + np.uint64(1)))
     sym_key = _mix(sym_key ^ (per_symbol.astype(np.uint64) << np.uint64(56)))  # size as a tag
     touch_key = _mix(sym_key[j.codes] ^ _mix(j.position.astype(np.uint64)))
     key = np.add.reduceat(touch_key, j.offsets[:-1]) if j.n_rows else touch_key[:0]
@@ -250,7 +302,7 @@ class _Steps:
     """
 
     journeys: Journeys
-    members: sp.csr_matrix
+    members: Matrix  # (n_symbols, n_channels) bool
     labels: list[str]
     ids: list[str]
 
@@ -266,7 +318,9 @@ def _steps_of(journeys: Journeys) -> _Steps:
     labels = list(journeys.channels)
     ids = [json.dumps(c) for c in journeys.channels]  # a loop over channels
     if not journeys.has_ties:
-        return _Steps(journeys, sp.identity(n_ch, dtype=bool, format="csr"), labels, ids)
+        if _small(n_ch * n_ch):
+            return _Steps(journeys, np.eye(n_ch, dtype=bool), labels, ids)
+        return _Steps(journeys, _sparse().identity(n_ch, dtype=bool, format="csr"), labels, ids)
     group = journeys.tie_group
     n_groups = int(group[-1]) + 1
     g, c = distinct_pairs(group, journeys.codes, n_ch)  # a set: repeats at one instant are one
@@ -287,15 +341,22 @@ def _steps_of(journeys: Journeys) -> _Steps:
     set_codes = sets["c"].explode().to_numpy().astype(np.int64)
     set_sizes = sets["c"].list.len().to_numpy().astype(np.int64)
     n_sets = sets.height
-    members = sp.vstack(
-        [
-            sp.identity(n_ch, dtype=bool, format="csr"),
-            sp.csr_matrix(
-                (np.ones(len(set_codes), dtype=bool), set_codes, csr_offsets(set_sizes)),
-                shape=(n_sets, n_ch),
-            ),
-        ]
-    ).tocsr()
+    members: Matrix
+    if _small((n_ch + n_sets) * n_ch):
+        members = np.zeros((n_ch + n_sets, n_ch), dtype=bool)
+        members[np.arange(n_ch), np.arange(n_ch)] = True
+        members[n_ch + np.repeat(np.arange(n_sets), set_sizes), set_codes] = True
+    else:
+        sp = _sparse()
+        members = sp.vstack(
+            [
+                sp.identity(n_ch, dtype=bool, format="csr"),
+                sp.csr_matrix(
+                    (np.ones(len(set_codes), dtype=bool), set_codes, csr_offsets(set_sizes)),
+                    shape=(n_sets, n_ch),
+                ),
+            ]
+        ).tocsr()
     row_of_group = journeys.row_of_touch[np.r_[True, group[1:] != group[:-1]]]
     names = np.array(journeys.channels, dtype=object)
     quoted = np.array(ids, dtype=object)
@@ -327,8 +388,8 @@ class _Chain:
     channels: tuple[str, ...]
     names: list[str]  # S state labels (channels joined by STATE_SEP), for people
     ids: list[str]  # S state identities, unique by construction (JSON arrays)
-    members: sp.csr_matrix  # (S, n_channels) bool: the state's window holds the channel
-    counts: sp.csr_matrix  # (S + 3, S + 3) weighted transition counts
+    members: Matrix  # (S, n_channels) bool: the state's window holds the channel
+    counts: Matrix  # (S + 3, S + 3) weighted transition counts (dense when small)
     value: np.ndarray  # (S + 1,) conversion value of journeys whose last state it is
 
     @property
@@ -409,8 +470,9 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
         dense[0] += np.bincount(sid[head], weights=w, minlength=size)
         dense[:, conv_id] += np.bincount(last, weights=j.conversions, minlength=size)
         dense[:, null_id] += np.bincount(last, weights=j.nulls, minlength=size)
-        counts = sp.csr_matrix(dense)
+        counts: Matrix = dense
     else:
+        sp = _sparse()
         src = np.concatenate([np.zeros(j.n_rows, dtype=np.int64), step_src, last, last])
         dst = np.concatenate(
             [sid[head], step_dst, np.full(j.n_rows, conv_id), np.full(j.n_rows, null_id)]
@@ -427,9 +489,18 @@ def _build_chain(journeys: Journeys, order: int) -> _Chain:
         has = k < rep_width
         state_idx.append(np.flatnonzero(has))
         channel_idx.append(codes[rep[has] + k])
-    si, ci = np.concatenate(state_idx), np.concatenate(channel_idx)
-    symbols = sp.csr_matrix((np.ones(len(si)), (si, ci)), shape=(n_states, n_ch), dtype=np.float64)
-    members = sp.csr_matrix((symbols @ steps.members.astype(np.float64)) > 0)
+    members: Matrix
+    if isinstance(steps.members, np.ndarray) and _small(n_states * steps.members.shape[1]):
+        members = np.zeros((n_states, steps.members.shape[1]), dtype=bool)
+        for si, ci in zip(state_idx, channel_idx, strict=True):  # a loop over window slots
+            members[si] |= steps.members[ci]  # a state is once in each slot's list
+    else:
+        sp = _sparse()
+        si, ci = np.concatenate(state_idx), np.concatenate(channel_idx)
+        symbols = sp.csr_matrix(
+            (np.ones(len(si)), (si, ci)), shape=(n_states, n_ch), dtype=np.float64
+        )
+        members = sp.csr_matrix((symbols @ _csr(steps.members).astype(np.float64)) > 0)
     names, ids = _state_names(steps.labels, steps.ids, codes, rep, rep_width)
     return _Chain(order, real.channels, names, ids, members, counts, value)
 
@@ -463,9 +534,12 @@ def _state_names(
     return joined["name"].to_list(), joined["id"].to_list()
 
 
-def _probabilities(counts: sp.csr_matrix) -> sp.csr_matrix:
-    out = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+def _probabilities(counts: Matrix) -> Matrix:
+    out = _row_sums(counts)
     scale = np.divide(1.0, out, out=np.zeros_like(out), where=out > 0)
+    if isinstance(counts, np.ndarray):
+        return counts * scale[:, None]
+    sp = _sparse()
     return sp.csr_matrix(sp.diags(scale) @ counts)
 
 
@@ -496,17 +570,21 @@ def _solve(chain: _Chain, method: str = "auto") -> _Solution:
         return _Solution(0.0, 0.0, zero, zero.copy())
     probs = _probabilities(chain.counts)
     transient = s + 1
-    q = probs[:transient, :transient].tocsr()
-    to_conv = probs[:transient, s + 1].toarray().ravel()
-    conv_count = chain.counts[:transient, s + 1].toarray().ravel()
+    to_conv = _column(probs, transient, s + 1)
+    conv_count = _column(chain.counts, transient, s + 1)
     # Each conversion's value belongs to the last state before it, so the value
     # reaching conversion is P(conversion via the state) x its mean value.
     mean_value = np.divide(chain.value, conv_count, out=np.zeros(transient), where=conv_count > 0)
     rhs = np.column_stack([to_conv, to_conv * mean_value])
-    members = chain.members.tocsc()
     if not to_conv.any():  # nothing converts: nothing to lose either
         zero = np.zeros(n_ch)
         return _Solution(0.0, 0.0, zero, zero.copy())
+    dense_q = probs[:transient, :transient]
+    if isinstance(dense_q, np.ndarray) and (
+        method == "dense" or (method == "auto" and transient**3 / 10 <= _DENSE_AT_ONCE)
+    ):
+        return _solve_dense(dense_q, rhs, chain.members)
+    q, members = _csr(dense_q), _sparse().csc_matrix(chain.members)
     steps = None
     if method in ("auto", "iterative"):
         steps = _steps(q, rhs, float(mean_value.max()))
@@ -526,22 +604,26 @@ def _solve(chain: _Chain, method: str = "auto") -> _Solution:
         # Expected visits of each state per journey: its outgoing count over the
         # journeys (flow is conserved in a chain fitted on whole walks), so P and
         # the value per journey of the full chain are its journeys' own.
-        out = np.asarray(chain.counts[:transient].sum(axis=1), dtype=np.float64).ravel()
+        out = _row_sums(chain.counts[:transient])
         full = np.array([conv_count.sum(), chain.value.sum()]) / out[0]
         return _solve_removals(q, rhs, members, out / out[0], full)
     return _solve_splu(q, rhs, members)
 
 
-def _holding(members: sp.csc_matrix, c: int) -> np.ndarray:
+def _holding(members: Matrix, c: int) -> np.ndarray:
     """Transient indices (start is 0) of the states that hold channel ``c``."""
+    if isinstance(members, np.ndarray):
+        return np.flatnonzero(members[:, c]) + 1
     return members.indices[members.indptr[c] : members.indptr[c + 1]] + 1
 
 
-def _solve_dense(q: sp.csr_matrix, rhs: np.ndarray, members: sp.csc_matrix) -> _Solution:
+def _solve_dense(q: Matrix, rhs: np.ndarray, members: Matrix) -> _Solution:
     # Fundamental matrix N = (I - Q)^-1. Woodbury: with the states D holding c
     # cut off, x_c(start) = x(start) - N[start, D] N[D, D]^-1 x[D].
     n, n_ch = q.shape[0], members.shape[1]
-    a = np.eye(n) - q.toarray()
+    if not isinstance(members, np.ndarray):
+        members = members.tocsc()
+    a = np.eye(n) - (q if isinstance(q, np.ndarray) else q.toarray())
     both = np.linalg.solve(a, np.column_stack([rhs, np.eye(n)]))
     x, fundamental = both[:, :2], both[:, 2:]
     without = np.tile(x[0], (n_ch, 1))
@@ -828,6 +910,7 @@ def _solve_removals(
     completely, while GMRES needs a few dozen products with Q: their
     transition matrices have one eigenvalue near 1 and the rest near 0.
     """
+    sp = _sparse()
     n, n_ch = q.shape[0], members.shape[1]
     without = np.tile(full, (n_ch, 1))
     red = _contract(q, members.tocsr())
@@ -895,6 +978,7 @@ def _solve_removals(
 def _solve_splu(q: sp.csr_matrix, rhs: np.ndarray, members: sp.csc_matrix) -> _Solution:
     import scipy.sparse.linalg as spla  # only this rare case needs it; it takes 0.1 s to import
 
+    sp = _sparse()
     n, n_ch = q.shape[0], members.shape[1]
     a = (sp.identity(n, format="csc") - q.tocsc()).tocsc()
     x = spla.splu(a).solve(rhs)
@@ -1053,11 +1137,22 @@ class Markov(Model):
         self.states_ = chain.state_names
         self.state_ids_ = chain.state_ids
         self.state_kinds_ = chain.state_kinds
-        self.transition_counts_ = chain.counts
-        absorbing = np.array([chain.n_states + 1, chain.n_states + 2])
-        loops = sp.csr_matrix((np.ones(2), (absorbing, absorbing)), shape=chain.counts.shape)
-        self.transition_matrix_ = sp.csr_matrix(_probabilities(chain.counts) + loops)
+        self._counts = chain.counts
         return credit_frame(journeys, conv, val)
+
+    # Sparse matrices made when asked for: a run that never reads them, on a
+    # small chain, never imports scipy.
+    @property
+    def transition_counts_(self) -> sp.csr_matrix:
+        return _csr(self._counts)
+
+    @property
+    def transition_matrix_(self) -> sp.csr_matrix:
+        counts = self._counts
+        absorbing = np.array([counts.shape[0] - 2, counts.shape[0] - 1])
+        probs = _csr(_probabilities(counts))
+        loops = _sparse().csr_matrix((np.ones(2), (absorbing, absorbing)), shape=counts.shape)
+        return _sparse().csr_matrix(probs + loops)
 
     # issue 17: the per-conversion grain
     def attribute_rows(self, journeys: Journeys) -> RowCredit:
@@ -1099,9 +1194,7 @@ class Markov(Model):
         """
         if not hasattr(self, "states_"):
             raise ModelError("markov: transition_table() needs a fitted model; call attribute()")
-        return _edge_table(
-            self.state_ids_, self.states_, self.state_kinds_, self.transition_counts_
-        )
+        return _edge_table(self.state_ids_, self.states_, self.state_kinds_, self._counts)
 
     def details(self) -> dict[str, Any]:
         if not hasattr(self, "order_"):
@@ -1117,17 +1210,18 @@ class Markov(Model):
             "value_removal_effects": self.value_removal_effects_,
             "null_only_channels": self.null_only_channels_,
             "states": len(self.states_) - 3,
-            "transitions": int(self.transition_counts_.nnz),
+            "transitions": len(_nonzero(self._counts)[0]),
         }
 
 
 def _edge_table(
-    ids: list[str], labels: list[str], kinds: list[str], counts: sp.csr_matrix
+    ids: list[str], labels: list[str], kinds: list[str], counts: Matrix
 ) -> pl.DataFrame:
-    coo = counts.tocoo()
-    order = np.lexsort((coo.col, coo.row))
-    src, dst, cnt = coo.row[order], coo.col[order], coo.data[order]
-    out = np.asarray(counts.sum(axis=1)).ravel()
+    row, col = _nonzero(counts)
+    data = counts[row, col] if isinstance(counts, np.ndarray) else counts.tocsr().tocoo().data
+    order = np.lexsort((col, row))
+    src, dst, cnt = row[order], col[order], np.asarray(data, dtype=np.float64).ravel()[order]
+    out = _row_sums(counts)
     frame = pl.DataFrame(
         {
             "id": pl.Series(ids, dtype=pl.String),

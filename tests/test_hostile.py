@@ -186,8 +186,8 @@ def test_contracting_pass_through_states_keeps_who_holds_which_channel():
     j = _journeys([[0, 1, 2, 0, 1, 3]], [1.0])
     chain = mk._build_chain(j, 1)
     probs = mk._probabilities(chain.counts)
-    q = probs[: chain.n_states + 1, : chain.n_states + 1].tocsr()
-    red = mk._contract(q, chain.members.tocsr())
+    q = mk._csr(probs[: chain.n_states + 1, : chain.n_states + 1])
+    red = mk._contract(q, mk._csr(chain.members))
     index = {name: i + 1 for i, name in enumerate(chain.names)}
     assert red.states.tolist() == [0, index["c001"], index["c003"]]
     edges = {

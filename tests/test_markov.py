@@ -16,6 +16,7 @@ import attribution as at
 from attribution.cli.main import cli
 from attribution.errors import ModelError
 from attribution.journeys import Journeys
+from attribution.models import markov as mk
 from attribution.models.markov import (
     Markov,
     _build_chain,
@@ -228,8 +229,9 @@ def test_long_cycles_fall_back_from_iteration_to_lu_and_stay_exact():
     chain = _build_chain(j, 1)
     dense = _solve(chain, "dense")
     s = chain.n_states
-    q = _probabilities(chain.counts)[: s + 1, : s + 1].tocsr()
-    rhs = np.column_stack([_probabilities(chain.counts)[: s + 1, s + 1].toarray().ravel()] * 2)
+    probs = _probabilities(chain.counts)
+    q = mk._csr(probs[: s + 1, : s + 1])
+    rhs = np.column_stack([mk._column(probs, s + 1, s + 1)] * 2)
     assert _steps(q, rhs, 1.0) is None
     for method in ("iterative", "auto"):
         got = _solve(chain, method)
