@@ -1039,7 +1039,10 @@ def read_paths(
             out.append(pl.col("total_conversions").cast(pl.Float64, strict=False).alias(alias))
         else:
             out.append(pl.lit(0.0).alias(alias))
-    frame = frame.select(out).with_columns(channels=_split_path(pl.col("path"), path_sep))
+    frame = frame.select(out)
+    # only a path with a backslash can hold an escape: most tables skip that work
+    escaped = bool(frame.select(pl.col("path").str.contains("\\", literal=True).any()).item())
+    frame = frame.with_columns(channels=_split_path(pl.col("path"), path_sep, escaped=escaped))
     # (rows that break the rule, the column named when one does)
     checks: list[tuple[pl.Expr, str]] = [
         (
@@ -1070,13 +1073,15 @@ def read_paths(
     return frame.select("_row", "channels", "conversions", "value", "nulls")
 
 
-def _split_path(path: pl.Expr, sep: str) -> pl.Expr:
+def _split_path(path: pl.Expr, sep: str, *, escaped: bool = True) -> pl.Expr:
     """Channels of a path, split at every separator not escaped by a backslash.
 
     ``\\>`` is a separator inside a channel name and ``\\\\`` a backslash (what
     :meth:`attribution.journeys.Journeys.to_paths_table` writes); spaces around
-    each channel are stripped.
+    each channel are stripped. ``escaped=False`` says no path holds a backslash.
     """
+    if not escaped:
+        return path.str.split(sep).list.eval(pl.element().str.strip_chars())
     token = sep.strip() or sep
     # escapes become characters no channel name holds, then go back after the split
     held = path.str.replace_all("\\\\", "\x00", literal=True).str.replace_all(
