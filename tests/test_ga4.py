@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 
 import attribution as at
+from attribution import ga4
 from attribution.channels import Channels
 from attribution.cli.main import cli
 from attribution.errors import InputError
-from attribution import ga4
 from attribution.ga4 import GA4Export, read_ga4
 from attribution.testing.ga4 import EVENT_NAMES, PARAM, TRAFFIC, simulate_ga4
 
