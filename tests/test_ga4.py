@@ -107,7 +107,7 @@ def test_a_file_of_other_types_is_left_to_polars_which_names_the_problem(tmp_pat
         tmp_path / "events_20240601.parquet"
     )
     assert ga4.decode(sorted(tmp_path.glob("*.parquet")), ["purchase"], "user_pseudo_id") is None
-    with pytest.raises(InputError, match="cannot be read: .*purchase_revenue") as err:
+    with pytest.raises(InputError, match=r"cannot be read: .*purchase_revenue") as err:
         read_ga4(tmp_path)
     assert "\n" not in str(err.value)
 
