@@ -389,6 +389,9 @@ def _decoded(
     return events, traffic
 
 
+_LAST = 2**63 - 1  # the order of an event that names no traffic
+
+
 def _carries() -> pl.Expr:
     """Whether a traffic names any source, medium or campaign."""
     return pl.any_horizontal(pl.col(f).is_not_null() & (pl.col(f) != "") for f in FIELDS)
@@ -418,24 +421,26 @@ def _collect(
     events, traffic = _decoded(lazy, conversions, identity, files)
     is_conversion = pl.col("conversion")
     keys = ("pseudo", "sid")
-    # The session's start is over all its events, on narrow columns; its traffic
-    # over the events that carry any (page views repeating it, a later campaign),
-    # as integer codes: no string is grouped.
-    starts = (
-        events.group_by(keys)
-        .agg(pl.col("ts").min())
-        .filter(pl.all_horizontal(pl.col("sid", "pseudo", "ts").is_not_null()))
-    )
+    # One pass over every event, on integers: the session's start is its first
+    # event; its traffic that of its first event carrying any (page views
+    # repeating it, a later campaign), the others ordered last and their traffic
+    # dropped, so that a session with none has null. No string is grouped.
     order, ties = _first_traffic(events, traffic)
-    named = (
-        events.select(*keys, "ts", "traffic")
-        .filter(pl.col("traffic").is_not_null())
-        .join(ties, on="traffic", how="inner")
-        .group_by(keys)
-        .agg(pl.col("traffic").min_by(order))
+    tie = pl.col("traffic").replace_strict(
+        ties["traffic"], ties["_tie"], default=None, return_dtype=pl.Int64
     )
-    sessions = starts.join(named, on=keys, how="left").with_columns(
-        pl.col("pseudo").cast(pl.String)
+    named = pl.col("_tie").is_not_null()
+    sessions = (
+        events.select(*keys, "ts", "traffic", _tie=tie)
+        .group_by(keys)
+        .agg(
+            pl.col("ts").min(),
+            pl.when(named)
+            .then(pl.col("traffic"))
+            .min_by(pl.when(named).then(order).otherwise(pl.lit(_LAST))),
+        )
+        .filter(pl.all_horizontal(pl.col("sid", "pseudo", "ts").is_not_null()))
+        .with_columns(pl.col("pseudo").cast(pl.String))
     )
     convs = events.filter(is_conversion).select(
         "_row",

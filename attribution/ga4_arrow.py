@@ -247,9 +247,21 @@ def _field(array: Any, *names: str) -> Any:
     return array
 
 
-def _codes(array: Any) -> np.ndarray:
-    """The dictionary codes of ``array`` as int64, null as -1."""
-    return array.indices.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+def _codes(array: Any, at: np.ndarray | None = None) -> np.ndarray:
+    """The dictionary codes of ``array`` (at positions ``at``) as int64, null as -1.
+
+    Taken before the nulls are filled, and without a copy where there are none:
+    these arrays are as long as the event parameters, and every fresh one costs
+    page faults.
+    """
+    import pyarrow as pa
+
+    codes = array.indices
+    if at is not None:
+        codes = codes.take(pa.array(at))
+    if codes.null_count:
+        codes = codes.fill_null(-1)
+    return codes.to_numpy().astype(np.int64, copy=False)
 
 
 def _compact(codes: np.ndarray, dictionary: Any) -> Any:
@@ -293,18 +305,26 @@ def _batch(
 
     # the event parameters: the wanted keys' elements, and the event each is in
     params = column("event_params")
-    parent = pc.list_parent_indices(params).to_numpy()
     element = pc.list_flatten(params)
     key = _field(element, "key")
     words = key.dictionary.to_pylist()
-    slot_of = np.array([PARAM_KEYS.index(w) if w in PARAM_KEYS else -1 for w in words] + [-1])
-    keys = _codes(key)
-    slots = slot_of[np.where(keys < 0, len(words), keys)]  # -1: not wanted, or null
+    slot_of = np.array(
+        [PARAM_KEYS.index(w) if w in PARAM_KEYS else -1 for w in words] + [-1], dtype=np.int8
+    )
+    keys = key.indices
+    if keys.null_count:
+        keys = keys.fill_null(len(words))
+    slots = slot_of[keys.to_numpy()]  # -1: not wanted, or null
     chosen = np.flatnonzero(slots >= 0)
-    at, slots = parent[chosen], slots[chosen]
+    slots = slots[chosen]
+    if params.null_count == 0:  # the flattened lists are the offsets' ranges, in order
+        sizes = np.diff(params.offsets.to_numpy())
+        at = np.repeat(np.arange(n, dtype=np.int32), sizes)[chosen].astype(np.int64)
+    else:
+        at = pc.list_parent_indices(params).to_numpy()[chosen]
     value = {f: _field(element, "value", f) for f in _VALUE}
     strings = value["string_value"]
-    text = None if strings is None else _codes(strings)[chosen]
+    text = None if strings is None else _codes(strings, chosen)
 
     def param(k: str, field: str) -> Any:
         """``field`` of parameter ``k`` per event (its last element if repeated): an
