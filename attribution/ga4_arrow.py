@@ -297,7 +297,9 @@ def _batch(
         "pseudo": column("user_pseudo_id"),
     }
     if identity == "user_id":
-        cols["user_id"] = column("user_id")
+        found = column("user_id")  # a file may lack it (the first one is checked)
+        codes = pa.dictionary(pa.int32(), pa.large_string())
+        cols["user_id"] = pa.nulls(n, codes) if found is None else found
     cols["ts"] = pc.cast(column("event_timestamp"), pa.int64())
     event = column("event_name")
     wanted = [k for k, v in enumerate(event.dictionary.to_pylist()) if v in conversions]

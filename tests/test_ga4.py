@@ -324,6 +324,23 @@ def test_user_id_joins_a_users_devices(tmp_path):
     }
 
 
+def test_user_id_with_a_daily_file_that_lacks_the_column(tmp_path):
+    write(
+        tmp_path,
+        [
+            event(DAY, "session_start", "phone", params=[("source", "sms")]),
+            event(DAY + 10, "login", "phone", user_id="U1"),
+        ],
+    )
+    later = [event(DAY + 100, "purchase", "phone", revenue=5.0)]
+    pl.DataFrame(later, schema=SCHEMA).drop("user_id").write_parquet(
+        tmp_path / "events_20240602.parquet"
+    )
+    events = read_ga4(tmp_path, identity="user_id").sort("time")
+    assert events["customer"].to_list() == ["U1", "U1"]
+    assert events["value"].to_list() == [None, 5.0]
+
+
 def test_a_conversion_of_nobody_is_unattributed(tmp_path):
     path = write(
         tmp_path,
