@@ -29,6 +29,7 @@ import polars as pl
 from attribution.channels import FIELDS, Channels, audit, traffic_columns
 from attribution.errors import InputError
 from attribution.files import JSON_LINES, FileSet, expand, scan_files
+from attribution.ga4_arrow import PARAM_KEYS, TRAFFIC, decode
 
 __all__ = ["IDENTITIES", "GA4Export", "read_ga4"]
 
@@ -218,20 +219,20 @@ class GA4Export:
         """The sessions (with traffic and channel) and the conversions; sets ``stats_``."""
         conversions, channels = self._check()
         files, events = self.scan(source)
-        sessions, convs, checks, stats = _collect(events, conversions, self.identity, files)
+        sessions, traffic, convs, checks, stats = _collect(
+            events, conversions, self.identity, files
+        )
         _raise_on(checks, files)
-        # gaps filled and rules run once per distinct traffic, then joined back
-        raw = list(FIELDS)
-        filled = {f: f"_{f}" for f in FIELDS}
-        keys = sessions.select(raw).unique()
-        keys = keys.with_columns(
-            e.alias(filled[f])
-            for f, e in zip(FIELDS, traffic_columns(*(pl.col(f) for f in raw)), strict=True)
-        ).with_columns(channels.label(filled).alias("channel"))
-        sessions = (
-            sessions.join(keys, on=raw, how="left", nulls_equal=True)
-            .drop(raw)
-            .rename({v: k for k, v in filled.items()})
+        # gaps filled and rules run once per distinct traffic (and once for none:
+        # direct), then joined back by its code
+        none = pl.DataFrame({c: [None] for c in traffic.columns}, schema=traffic.schema)
+        labelled = (
+            pl.concat([traffic, none])
+            .select("traffic", *traffic_columns(*(pl.col(f) for f in FIELDS)))
+            .with_columns(channels.label().alias("channel"))
+        )
+        sessions = sessions.join(labelled, on="traffic", how="left", nulls_equal=True).drop(
+            "traffic"
         )
         direct = (pl.col("source") == "(direct)") & (pl.col("medium") == "(none)")
         self.stats_ = {
@@ -289,7 +290,14 @@ def read_ga4(
 
 
 # -- the columns of one event ----------------------------------------------------
-_KEYS = ("ga_session_id", "source", "medium", "campaign", "gclid", "value")
+_KEYS = PARAM_KEYS
+_TEXT_KEYS = ("source", "medium", "campaign", "gclid")
+_COLLECTED_AS = {
+    "c_source": "manual_source",
+    "c_medium": "manual_medium",
+    "c_campaign": "manual_campaign_name",
+    "c_gclid": "gclid",
+}
 
 
 def _number(value: str, cast: pl.DataType) -> pl.Expr:
@@ -303,30 +311,19 @@ def _number(value: str, cast: pl.DataType) -> pl.Expr:
     return pl.coalesce([v.struct.field(f).cast(cast, strict=False) for f in fields])
 
 
-def _events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> pl.LazyFrame:
-    """One narrow row per event: ``_row, pseudo, ts, conversion, sid, source,
-    medium, campaign, value`` (and ``user_id`` for ``identity="user_id"``).
+def _scan_events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> pl.LazyFrame:
+    """The events of a polars scan: ``_row, pseudo, [user_id], ts, conversion,
+    sid, value`` and the :data:`attribution.ga4_arrow.TRAFFIC` strings (the
+    nested columns are read once and dropped here).
 
     ``value`` is the purchase revenue, else the ``value`` parameter (null when
-    the event has neither).
-    Traffic is the event parameters', else ``collected_traffic_source``'s; a
-    click id alone is google / cpc (Google Ads auto-tagging). The nested
-    columns are read once and dropped here.
+    the event has neither). ``user_id`` only for ``identity="user_id"``.
     """
     # the wanted parameters as a map from key to value: one lookup per key (faster
     # than filtering the list for each; a repeated key keeps its last value)
     key = pl.element().struct.field("key")
     params = pl.col("event_params").list.filter(key.is_in(_KEYS)).list.to_map()
     collected = pl.col("collected_traffic_source")
-
-    def text(key: str, field: str) -> pl.Expr:
-        return pl.coalesce(
-            pl.col(f"_{key}").struct.field("string_value"), collected.struct.field(field)
-        )
-
-    source = text("source", "manual_source")
-    medium = text("medium", "manual_medium")
-    auto = text("gclid", "gclid").is_not_null() & source.is_null() & medium.is_null()
     revenue = pl.col("ecommerce").struct.field("purchase_revenue").cast(pl.Float64, strict=False)
     # user_id is read only when it identifies customers
     user_id = [pl.col("user_id")] if identity == "user_id" else []
@@ -336,59 +333,119 @@ def _events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> pl.Laz
         .with_columns(**{f"_{k}": pl.col("_params").map.get(k) for k in _KEYS})
         .select(
             "_row",
+            pl.col("user_pseudo_id").alias("pseudo"),
             *user_id,
-            pseudo=pl.col("user_pseudo_id"),
             ts=pl.col("event_timestamp").cast(pl.Int64, strict=False),
             conversion=pl.col("event_name").is_in(conversions).fill_null(False),
             sid=_number("_ga_session_id", pl.Int64()),
-            source=pl.when(auto).then(pl.lit("google")).otherwise(source),
-            medium=pl.when(auto).then(pl.lit("cpc")).otherwise(medium),
-            campaign=text("campaign", "manual_campaign_name"),
             value=pl.coalesce(revenue, _number("_value", pl.Float64())),
+            **{f"p_{k}": pl.col(f"_{k}").struct.field("string_value") for k in _TEXT_KEYS},
+            **{c: collected.struct.field(f) for c, f in _COLLECTED_AS.items()},
         )
     )
 
 
-def _first_traffic(events: pl.DataFrame) -> pl.Expr:
-    """The order in which a session's events name its traffic: by time, events
-    carrying none last, events at one instant by a hash of their traffic (so
-    that the choice does not depend on the row order)."""
-    carries = pl.any_horizontal(
-        pl.col(f).is_not_null() & (pl.col(f) != "") for f in ("source", "medium", "campaign")
+def _traffic() -> dict[str, pl.Expr]:
+    """``source, medium, campaign`` from the :data:`attribution.ga4_arrow.TRAFFIC`
+    columns: the event parameters', else ``collected_traffic_source``'s; a click
+    id alone is google / cpc (Google Ads auto-tagging)."""
+
+    def text(key: str) -> pl.Expr:
+        return pl.coalesce(pl.col(f"p_{key}"), pl.col(f"c_{key}"))
+
+    source, medium = text("source"), text("medium")
+    auto = text("gclid").is_not_null() & source.is_null() & medium.is_null()
+    return {
+        "source": pl.when(auto).then(pl.lit("google")).otherwise(source),
+        "medium": pl.when(auto).then(pl.lit("cpc")).otherwise(medium),
+        "campaign": text("campaign"),
+    }
+
+
+def _decoded(
+    lazy: pl.LazyFrame, conversions: list[str], identity: str, files: FileSet
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The events (``traffic`` a code, null for none) and the distinct traffic
+    (``traffic, source, medium, campaign``): by pyarrow's leaf reader for
+    Parquet when it is installed, else by polars' scan."""
+    found = decode(files.paths, conversions, identity) if files.kind == "parquet" else None
+    if found is not None:
+        events, raw = found
+        return events, raw.select("traffic", **_traffic())
+    try:
+        scanned = _scan_events(lazy, identity, conversions).collect(engine="streaming")
+    except pl.exceptions.PolarsError as exc:
+        raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
+    fields = list(FIELDS)
+    scanned = scanned.with_columns(**_traffic()).drop(TRAFFIC)
+    traffic = (
+        scanned.select(fields)
+        .unique()
+        .sort(fields, nulls_last=True)
+        .with_row_index("traffic")
+        .with_columns(pl.col("traffic").cast(pl.Int64))
     )
+    events = scanned.join(traffic, on=fields, how="left", nulls_equal=True).drop(fields)
+    return events, traffic
+
+
+_LAST = 2**63 - 1  # the order of an event that names no traffic
+
+
+def _carries() -> pl.Expr:
+    """Whether a traffic names any source, medium or campaign."""
+    return pl.any_horizontal(pl.col(f).is_not_null() & (pl.col(f) != "") for f in FIELDS)
+
+
+def _first_traffic(events: pl.DataFrame, traffic: pl.DataFrame) -> tuple[pl.Expr, pl.DataFrame]:
+    """The order in which a session's events carrying traffic name it, and the
+    traffic that counts (``traffic, _tie``): by time, events at one instant by a
+    hash of their traffic strings (so that the choice does not depend on the row
+    order)."""
     bounds = events.select(first=pl.col("ts").min(), span=pl.col("ts").max() - pl.col("ts").min())
     first, span = bounds.row(0)
     # as many low bits for the tie as the time span leaves free in an Int64
     bits = max(0, min(16, 62 - max(int(span or 0), 1).bit_length()))
-    hashes = [pl.col(f).hash(seed=k) for k, f in enumerate(("source", "medium", "campaign"))]
+    hashes = [pl.col(f).hash(seed=k) for k, f in enumerate(FIELDS)]
     tie = ((hashes[0] + hashes[1] + hashes[2]) % (1 << bits)).cast(pl.Int64)
-    return pl.when(carries).then((pl.col("ts") - (first or 0)) * (1 << bits) + tie)
+    ties = traffic.filter(_carries()).select("traffic", _tie=tie)
+    return (pl.col("ts") - (first or 0)) * (1 << bits) + pl.col("_tie"), ties
 
 
 def _collect(
     lazy: pl.LazyFrame, conversions: list[str], identity: str, files: FileSet
-) -> tuple[pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, int]]:
-    """Sessions, conversions, the first bad rows and the counts, in one pass over the files."""
-    try:
-        events = _events(lazy, identity, conversions).collect(engine="streaming")
-    except pl.exceptions.PolarsError as exc:
-        raise InputError(f"{files.describe()} cannot be read: {exc}") from exc
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, dict[str, Any], dict[str, int]]:
+    """Sessions (``traffic`` a code into the traffic table, null for none),
+    the traffic table, conversions, the first bad rows and the counts, in one
+    pass over the files."""
+    events, traffic = _decoded(lazy, conversions, identity, files)
     is_conversion = pl.col("conversion")
-    # Grouping every event and dropping the groups without a session afterwards
-    # is cheaper than filtering the events first (which copies their strings).
+    keys = ("pseudo", "sid")
+    # One pass over every event, on integers: the session's start is its first
+    # event; its traffic that of its first event carrying any (page views
+    # repeating it, a later campaign), the others ordered last and their traffic
+    # dropped, so that a session with none has null. No string is grouped.
+    order, ties = _first_traffic(events, traffic)
+    tie = pl.col("traffic").replace_strict(
+        ties["traffic"], ties["_tie"], default=None, return_dtype=pl.Int64
+    )
+    named = pl.col("_tie").is_not_null()
     sessions = (
-        events.group_by("pseudo", "sid")
+        events.select(*keys, "ts", "traffic", _tie=tie)
+        .group_by(keys)
         .agg(
             pl.col("ts").min(),
-            pl.struct("source", "medium", "campaign").min_by(_first_traffic(events)).alias("t"),
+            pl.when(named)
+            .then(pl.col("traffic"))
+            .min_by(pl.when(named).then(order).otherwise(pl.lit(_LAST))),
         )
         .filter(pl.all_horizontal(pl.col("sid", "pseudo", "ts").is_not_null()))
-        .unnest("t")
+        .with_columns(pl.col("pseudo").cast(pl.String))
     )
     convs = events.filter(is_conversion).select(
         "_row",
-        "pseudo",
-        *(["user_id"] if identity == "user_id" else []),
+        pl.col("pseudo").cast(pl.String),
+        *([pl.col("user_id").cast(pl.String)] if identity == "user_id" else []),
         "ts",
         value=pl.col("value").fill_null(1.0),
     )
@@ -403,8 +460,10 @@ def _collect(
         # a device belongs to the first user_id it shows
         ids = (
             events.filter(pl.col("user_id").is_not_null() & pl.col("pseudo").is_not_null())
+            .select("pseudo", "ts", pl.col("user_id").cast(pl.String))
             .group_by("pseudo")
             .agg(pl.col("user_id").min_by(pl.struct("ts", "user_id")).alias("stitched"))
+            .with_columns(pl.col("pseudo").cast(pl.String))
         )
     del events
     if ids is not None:
@@ -434,7 +493,7 @@ def _collect(
         "no_time": checks["no_time"],
         "bad_value": bad_value["_row"].min() if bad_value.height else None,
     }
-    return sessions, convs, found, stats
+    return sessions, traffic, convs, found, stats
 
 
 def _raise_on(checks: dict[str, Any], files: FileSet) -> None:

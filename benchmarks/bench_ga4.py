@@ -7,6 +7,8 @@ process's peak resident memory during the stage):
    about 10M events, 90 daily Parquet files) into journeys with
    ``load_journeys(folder, reader=GA4Export())``, and its two halves: the
    export into events (a touch per session) and the events into journeys;
+   then once more with the CPU time, and once by polars' scan alone (the path
+   without pyarrow);
 2. the 1M-customer event log of ``bench_pipeline`` (3.4M events) into
    journeys from Parquet and from CSV, and the CSV read with every timestamp
    format tried on every row (the parse before issue 11), for comparison.
@@ -36,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import polars as pl
 
 import attribution as at
+from attribution import ga4
 from attribution import sources as events_io
 from attribution.ga4 import GA4Export
 from attribution.testing.ga4 import simulate_ga4
@@ -152,6 +155,12 @@ def main(argv: list[str] | None = None) -> None:
     export = ga4_export(args.users, days=args.days)
     cpu, wall = cpu_and_wall(lambda: at.load_journeys(export, reader=GA4Export()))
     print(f"one more GA4 export -> journeys: {wall:.2f} s wall, {cpu:.2f} s CPU (user + system)")
+    for name, path in (("Parquet", events_file(args.size)), ("CSV", csv_events(args.size))):
+        cpu, wall = cpu_and_wall(lambda p=path: at.load_journeys(p))
+        print(f"one more {name} events -> journeys: {wall:.2f} s wall, {cpu:.2f} s CPU")
+    with mock.patch.object(ga4, "decode", lambda *args: None):
+        cpu, wall = cpu_and_wall(lambda: at.load_journeys(export, reader=GA4Export()))
+    print(f"GA4 export -> journeys by polars' scan alone: {wall:.2f} s wall, {cpu:.2f} s CPU")
     print(f"load average when done: {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 

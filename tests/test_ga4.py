@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 import attribution as at
+from attribution import ga4
 from attribution.channels import Channels
 from attribution.cli.main import cli
 from attribution.errors import InputError
@@ -72,6 +73,72 @@ def test_parquet_and_ndjson_read_the_same(export):
     a = GA4Export().read(export / "parquet").sort("customer", "time", "is_conversion")
     b = GA4Export().read(export / "ndjson").sort("customer", "time", "is_conversion")
     assert a.drop("_row").equals(b.drop("_row"))
+
+
+@pytest.fixture
+def polars_only(monkeypatch):
+    """Read Parquet with polars' scan alone, as without pyarrow."""
+    monkeypatch.setattr(ga4, "decode", lambda *args: None)
+
+
+@pytest.mark.parametrize("identity", ["user_pseudo_id", "user_id"])
+def test_pyarrow_and_polars_read_parquet_the_same(export, identity, monkeypatch):
+    reader = GA4Export(identity=identity, conversion_events=["purchase", "generate_lead"])
+    fast = reader.read(export / "parquet")
+    fast_touches = reader.touches(export / "parquet").sort(pl.all())
+    fast_stats = dict(reader.stats_)
+    monkeypatch.setattr(ga4, "decode", lambda *args: None)
+    slow = reader.read(export / "parquet")
+    assert fast.equals(slow)
+    assert fast_touches.equals(reader.touches(export / "parquet").sort(pl.all()))
+    assert fast_stats == reader.stats_
+
+
+def test_a_file_of_other_types_is_left_to_polars_which_names_the_problem(tmp_path):
+    # ecommerce.purchase_revenue as text: not the standard types, so pyarrow's
+    # decoder declines and polars' scan reports the mismatch in one line
+    rows = [
+        event(DAY, "session_start", params=[("source", "google"), ("medium", "cpc")]),
+        event(DAY + 1, "purchase", revenue=12.5),
+    ]
+    frame = pl.DataFrame(rows, schema=SCHEMA)
+    revenue = pl.col("ecommerce").struct.field("purchase_revenue").cast(pl.String)
+    frame.with_columns(ecommerce=pl.struct(revenue.alias("purchase_revenue"))).write_parquet(
+        tmp_path / "events_20240601.parquet"
+    )
+    assert ga4.decode(sorted(tmp_path.glob("*.parquet")), ["purchase"], "user_pseudo_id") is None
+    with pytest.raises(InputError, match=r"cannot be read: .*purchase_revenue") as err:
+        read_ga4(tmp_path)
+    assert "\n" not in str(err.value)
+
+
+def test_a_repeated_parameter_keeps_its_last_value(tmp_path, polars_only):
+    rows = [
+        event(
+            DAY,
+            "session_start",
+            params=[("source", "google"), ("medium", "cpc"), ("source", "bing")],
+        ),
+        event(DAY + 1, "purchase", params=[("value", 3.0), ("value", 4.0)]),
+    ]
+    write(tmp_path, rows)
+    slow = read_ga4(tmp_path)
+    assert slow.sort("time")["value"].to_list() == [None, 4.0]
+    assert sessions_read(tmp_path)["source"].to_list() == ["bing"]
+
+
+def test_a_repeated_parameter_keeps_its_last_value_with_pyarrow(tmp_path):
+    rows = [
+        event(
+            DAY,
+            "session_start",
+            params=[("source", "google"), ("medium", "cpc"), ("source", "bing")],
+        ),
+        event(DAY + 1, "purchase", params=[("value", 3.0), ("value", 4.0)]),
+    ]
+    write(tmp_path, rows)
+    assert read_ga4(tmp_path).sort("time")["value"].to_list() == [None, 4.0]
+    assert sessions_read(tmp_path)["source"].to_list() == ["bing"]
 
 
 def test_file_order_and_row_order_do_not_matter(export):
@@ -255,6 +322,23 @@ def test_user_id_joins_a_users_devices(tmp_path):
         "Paid Social": 25.0,
         "SMS": 25.0,
     }
+
+
+def test_user_id_with_a_daily_file_that_lacks_the_column(tmp_path):
+    write(
+        tmp_path,
+        [
+            event(DAY, "session_start", "phone", params=[("source", "sms")]),
+            event(DAY + 10, "login", "phone", user_id="U1"),
+        ],
+    )
+    later = [event(DAY + 100, "purchase", "phone", revenue=5.0)]
+    pl.DataFrame(later, schema=SCHEMA).drop("user_id").write_parquet(
+        tmp_path / "events_20240602.parquet"
+    )
+    events = read_ga4(tmp_path, identity="user_id").sort("time")
+    assert events["customer"].to_list() == ["U1", "U1"]
+    assert events["value"].to_list() == [None, 5.0]
 
 
 def test_a_conversion_of_nobody_is_unattributed(tmp_path):

@@ -4,6 +4,7 @@ CSV timestamps, and a model asked for by a plain string."""
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta, timezone
 
 import polars as pl
 import pytest
@@ -138,6 +139,53 @@ def test_rows_in_another_timestamp_format_are_still_read(tmp_path):
     times = events.sort("_row")["time"].to_list()
     assert times[50].isoformat() == "2024-01-02T08:00:00+00:00"
     assert times[51].isoformat() == "2024-01-03T00:00:00+00:00"
+
+
+def _stamp(moment: datetime, sep: str, digits: int, offset: int | None) -> str:
+    """``moment`` (UTC) written in one shape: offset minutes, or None for no zone."""
+    local = moment + timedelta(minutes=offset or 0)
+    text = local.strftime(f"%Y-%m-%d{sep}%H:%M:%S")
+    if digits:
+        text += "." + f"{local.microsecond:06d}"[:digits]
+    if offset is None:
+        return text
+    if offset == 0:
+        return text + "Z"
+    sign, minutes = ("-" if offset < 0 else "+"), abs(offset)
+    return text + f"{sign}{minutes // 60:02d}{minutes % 60:02d}"
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    moments=st.lists(
+        st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+        min_size=1,
+        max_size=30,
+    ),
+    sep=st.sampled_from(["T", " "]),
+    digits=st.sampled_from([0, 3, 6]),
+    offset=st.sampled_from([None, 0, 120, -330]),
+    odd=st.datetimes(min_value=datetime(1900, 1, 1), max_value=datetime(2100, 1, 1)),
+)
+def test_times_of_one_shape_and_others_after_them_read_as_written(
+    tmp_path_factory, moments, sep, digits, offset, odd
+):
+    # the first rows' shape is parsed the fast way; a row of another shape after
+    # them (other zone, other fraction) is still read, in every format
+    def exact(m: datetime) -> datetime:
+        kept = 10 ** (6 - digits)
+        return m.replace(microsecond=m.microsecond // kept * kept, tzinfo=timezone.utc)
+
+    moments = [moments[k % len(moments)] for k in range(1000)]  # the sample is 1,000 rows
+    rows = [f"u,{_stamp(m, sep, digits, offset)},a,touch," for m in moments]
+    rows.append(f"u,{_stamp(odd, 'T', 2, 60)},a,touch,")
+    path = write_csv(tmp_path_factory.mktemp("t") / "e.csv", "\n".join([HEADER, *rows]))
+    times = read_events(path).sort("_row")["time"].to_list()
+    expected = [exact(m) for m in moments]
+    expected.append(
+        odd.replace(microsecond=odd.microsecond // 10_000 * 10_000, tzinfo=timezone.utc)
+    )
+    assert times == expected
 
 
 def test_a_bad_timestamp_after_the_sample_is_named_by_its_row(tmp_path):

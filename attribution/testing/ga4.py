@@ -205,7 +205,7 @@ class GA4Sample:
         ``shuffle`` is False.
         """
         try:
-            import pyarrow  # type: ignore[import-untyped]  # noqa: F401
+            import pyarrow  # noqa: F401
         except ImportError:
             arrow = False
         else:
