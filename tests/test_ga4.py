@@ -112,22 +112,10 @@ def test_a_file_of_other_types_is_left_to_polars_which_names_the_problem(tmp_pat
     assert "\n" not in str(err.value)
 
 
-def test_a_repeated_parameter_keeps_its_last_value(tmp_path, polars_only):
-    rows = [
-        event(
-            DAY,
-            "session_start",
-            params=[("source", "google"), ("medium", "cpc"), ("source", "bing")],
-        ),
-        event(DAY + 1, "purchase", params=[("value", 3.0), ("value", 4.0)]),
-    ]
-    write(tmp_path, rows)
-    slow = read_ga4(tmp_path)
-    assert slow.sort("time")["value"].to_list() == [None, 4.0]
-    assert sessions_read(tmp_path)["source"].to_list() == ["bing"]
-
-
-def test_a_repeated_parameter_keeps_its_last_value_with_pyarrow(tmp_path):
+@pytest.mark.parametrize("decoder", ["polars", "pyarrow"])
+def test_a_repeated_parameter_keeps_its_last_value(tmp_path, decoder, request):
+    if decoder == "polars":
+        request.getfixturevalue("polars_only")
     rows = [
         event(
             DAY,
