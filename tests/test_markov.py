@@ -379,3 +379,26 @@ def test_markov_benchmark_quick_pass_runs(tmp_path):
     assert model.conversion_probability_ == pytest.approx(
         journeys.total_conversions / journeys.n_journeys
     )
+
+
+def test_a_small_chain_is_solved_without_importing_scipy(tmp_path):
+    # scipy.sparse takes some 0.1 s to import, more than the model itself on a
+    # million journeys over 8 channels: a small chain stays in numpy arrays.
+    import subprocess
+    import sys
+
+    paths = tmp_path / "paths.csv"
+    paths.write_text("path,total_conversions,total_null\na > b,3,1\nb,1,4\na > c > b,2,2\n")
+    script = (
+        "import sys\n"
+        "from attribution.cli.main import cli\n"
+        "try:\n"
+        f"    cli(['run', {str(paths)!r}, '-m', 'markov', '--format', 'csv'], "
+        "standalone_mode=False)\n"
+        "finally:\n"
+        "    print(sorted(m for m in sys.modules if m.startswith('scipy')), file=sys.stderr)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "b," in done.stdout
+    assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
