@@ -22,7 +22,12 @@ class AttributionError(Exception):
 class InputError(AttributionError):
     """An input file or frame cannot be used: missing column, bad value, empty,
     damaged, not what its extension says. The message names the file (or
-    ``input frame``) and, where it can be known, the column, row and line."""
+    ``input frame``) and, where it can be known, the column, row and line;
+    ``row`` is that row (1-based) when a check of the rows found it."""
+
+    def __init__(self, *args: object, setting: str | None = None, row: int | None = None) -> None:
+        super().__init__(*args, setting=setting)
+        self.row = row
 
 
 class ModelError(AttributionError):

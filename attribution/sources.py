@@ -435,12 +435,16 @@ def read_error(path: Path, exc: BaseException, *, delimiter: str | None = None) 
     return InputError(f"{where} cannot be read as {_EXPECTED[kind]}: {polars_message(exc)}")
 
 
-def _find_problem(path: Path, delimiter: str | None) -> str | None:
-    """Where a text file goes wrong, in words (see :mod:`attribution.diagnose`)."""
+def _find_problem(path: Path, delimiter: str | None, *, short_at: int | None = None) -> str | None:
+    """Where a text file goes wrong, in words (see :mod:`attribution.diagnose`);
+    ``short_at``: also whether that CSV row is shorter than the header, and no
+    further (:func:`diagnose.csv_problem`)."""
     kind, gz = _kind(path)
     if kind in COMPRESSIBLE:
         sep = delimiter or ("\t" if kind == ".tsv" else ",")
-        return diagnose.csv_problem(lambda: _open(path, gz), sep)
+        return diagnose.csv_problem(lambda: _open(path, gz), sep, short_at=short_at)
+    if short_at is not None:
+        return None
     if kind in (".ndjson", ".jsonl"):
         return diagnose.ndjson_problem(lambda: _open(path, gz))
     return None
@@ -932,9 +936,7 @@ def _validate(
         row, check = failure
         _, message, setting = checks[check]
         where_row = locate(row) if locate else ""
-        error = InputError(f"{where}: {message(row)}{where_row}", setting=setting)
-        error.row = row  # type: ignore[attr-defined]  # read_events looks for a short row there
-        raise error
+        raise InputError(f"{where}: {message(row)}{where_row}", setting=setting, row=row)
     return frame.drop("_raw_time", "_raw_value")
 
 
@@ -1036,8 +1038,7 @@ def read_events(
     try:
         return _validate(frame, where, cols, row_locator(source))
     except InputError as exc:
-        failed = getattr(exc, "row", None)
-        ragged = None if failed is None else _short_row(source, delimiter, failed)
+        ragged = None if exc.row is None else _short_row(source, delimiter, exc.row)
         if ragged is not None:  # the row that lost the field, not the field
             raise InputError(ragged) from exc
         raise
@@ -1058,11 +1059,7 @@ def _short_row(source: Source, delimiter: str | None, row: int) -> str | None:
         path = Path(source)
     else:
         return None
-    kind, gz = _kind(Path(path))
-    if kind not in COMPRESSIBLE:
-        return None
-    sep = delimiter or ("\t" if kind == ".tsv" else ",")
-    found = diagnose.csv_problem(lambda: _open(Path(path), gz), sep, short_at=row)
+    found = _find_problem(Path(path), delimiter, short_at=row)
     return None if found is None else f"file '{path}': {found}"
 
 
