@@ -88,13 +88,13 @@ def _csr(m: Matrix) -> sp.csr_matrix:
     return _sparse().csr_matrix(m) if isinstance(m, np.ndarray) else m.tocsr()
 
 
-def _nonzero(m: Matrix) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column of every stored entry, row by row."""
+def _entries(m: Matrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row, column and value of every nonzero entry, row by row."""
     if isinstance(m, np.ndarray):
         row, col = np.nonzero(m)
-        return row, col
+        return row, col, m[row, col]
     coo = m.tocsr().tocoo()
-    return coo.row, coo.col
+    return coo.row, coo.col, coo.data
 
 
 def _column(m: Matrix, rows: int, col: int) -> np.ndarray:
@@ -147,7 +147,7 @@ def _path_keys(steps: _Steps) -> np.ndarray:
     """
     j, members = steps.journeys, steps.members
     n_ch = members.shape[1]
-    of_row, of_col = _nonzero(members)
+    of_row, of_col, _ = _entries(members)
     on_row = np.repeat(np.arange(j.n_rows), j.lengths)
     # (symbol occurrence -> its channels) for per-channel statistics
     per_symbol = np.bincount(of_row, minlength=members.shape[0])
@@ -744,9 +744,7 @@ def _block_bicgstab(
             true = b[:, act] - apply(x[:, act], act)
             met = visits @ np.abs(true) <= allowed[act]
             done[act[met]] = True
-            keep = ~met & ~broken
-            if it % _BICG_CHECK != 0:  # a breakdown: keep the others going
-                keep = ~broken
+            keep = ~met & ~broken  # a column proven here stops, with the x just checked
             act, r, shadow, p, v = act[keep], r[:, keep], shadow[:, keep], p[:, keep], v[:, keep]
             rho, alpha, omega = rho[keep], alpha[keep], omega[keep]
             if len(act) == 0:
@@ -1210,15 +1208,14 @@ class Markov(Model):
             "value_removal_effects": self.value_removal_effects_,
             "null_only_channels": self.null_only_channels_,
             "states": len(self.states_) - 3,
-            "transitions": len(_nonzero(self._counts)[0]),
+            "transitions": len(_entries(self._counts)[0]),
         }
 
 
 def _edge_table(
     ids: list[str], labels: list[str], kinds: list[str], counts: Matrix
 ) -> pl.DataFrame:
-    row, col = _nonzero(counts)
-    data = counts[row, col] if isinstance(counts, np.ndarray) else counts.tocsr().tocoo().data
+    row, col, data = _entries(counts)
     order = np.lexsort((col, row))
     src, dst, cnt = row[order], col[order], np.asarray(data, dtype=np.float64).ravel()[order]
     out = _row_sums(counts)
