@@ -430,33 +430,25 @@ def load_journeys(
     cols = columns or EventColumns()
     if reader is not None:
         events = reader.read(source)
-        return _build_read(
-            events,
+        names = events.columns
+    else:
+        names = scan_frame(source, delimiter=delimiter).collect_schema().names()
+        if is_paths_frame(names) and cols.channel not in names:
+            if conversions is not None:
+                raise InputError(
+                    "a separate conversions file goes with events, not with a paths table"
+                )
+            frame = read_paths(source, path_sep=path_sep, delimiter=delimiter)
+            return journeys_from_paths(
+                frame, collapse_repeats=collapse_repeats, max_touches=max_touches
+            )
+        events = read_events(
             source,
-            events.columns,
-            conversions,
-            cols,
+            columns=cols,
+            conversion_event=None if conversions is not None else conversion_event,
             time_unit=time_unit,
             delimiter=delimiter,
-            lookback_days=lookback_days,
-            collapse_repeats=collapse_repeats,
-            max_touches=max_touches,
         )
-    names = scan_frame(source, delimiter=delimiter).collect_schema().names()
-    if is_paths_frame(names) and cols.channel not in names:
-        if conversions is not None:
-            raise InputError("a separate conversions file goes with events, not with a paths table")
-        frame = read_paths(source, path_sep=path_sep, delimiter=delimiter)
-        return journeys_from_paths(
-            frame, collapse_repeats=collapse_repeats, max_touches=max_touches
-        )
-    events = read_events(
-        source,
-        columns=cols,
-        conversion_event=None if conversions is not None else conversion_event,
-        time_unit=time_unit,
-        delimiter=delimiter,
-    )
     return _build_read(
         events,
         source,
