@@ -29,7 +29,15 @@ import polars as pl
 from attribution.channels import FIELDS, Channels, audit, traffic_columns
 from attribution.errors import InputError
 from attribution.files import JSON_LINES, FileSet, expand, scan_files
-from attribution.ga4_arrow import PARAM_KEYS, TRAFFIC, decode
+from attribution.ga4_arrow import (
+    COLLECTED,
+    PARAM_KEYS,
+    SESSION_ID_FIELDS,
+    TEXT_KEYS,
+    TRAFFIC,
+    VALUE_FIELDS,
+    decode,
+)
 
 __all__ = ["IDENTITIES", "GA4Export", "read_ga4"]
 
@@ -37,7 +45,6 @@ IDENTITIES = ("user_pseudo_id", "user_id")
 """Which id is a customer: the device's client id, or the signed-in user."""
 
 _VALUE_FIELDS = ("string_value", "int_value", "float_value", "double_value")
-_COLLECTED = ("manual_source", "manual_medium", "manual_campaign_name", "gclid")
 
 
 def _read_schema(text_numbers: bool) -> dict[str, pl.DataType]:
@@ -60,7 +67,7 @@ def _read_schema(text_numbers: bool) -> dict[str, pl.DataType]:
         "event_params": pl.List(pl.Struct({"key": text, "value": value})),
         "user_pseudo_id": text,
         "user_id": text,
-        "collected_traffic_source": pl.Struct(dict.fromkeys(_COLLECTED, text)),
+        "collected_traffic_source": pl.Struct(dict.fromkeys(COLLECTED.values(), text)),
         "ecommerce": pl.Struct({"purchase_revenue": real}),
     }
 
@@ -290,24 +297,12 @@ def read_ga4(
 
 
 # -- the columns of one event ----------------------------------------------------
-_KEYS = PARAM_KEYS
-_TEXT_KEYS = ("source", "medium", "campaign", "gclid")
-_COLLECTED_AS = {
-    "c_source": "manual_source",
-    "c_medium": "manual_medium",
-    "c_campaign": "manual_campaign_name",
-    "c_gclid": "gclid",
-}
 
 
 def _number(value: str, cast: pl.DataType) -> pl.Expr:
     """A number from a parameter's value struct (column ``value``), whichever field holds it."""
     v = pl.col(value)
-    fields = (
-        ("int_value", "string_value")
-        if cast == pl.Int64
-        else ("double_value", "int_value", "string_value")
-    )
+    fields = SESSION_ID_FIELDS if cast == pl.Int64 else VALUE_FIELDS
     return pl.coalesce([v.struct.field(f).cast(cast, strict=False) for f in fields])
 
 
@@ -322,7 +317,7 @@ def _scan_events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> p
     # the wanted parameters as a map from key to value: one lookup per key (faster
     # than filtering the list for each; a repeated key keeps its last value)
     key = pl.element().struct.field("key")
-    params = pl.col("event_params").list.filter(key.is_in(_KEYS)).list.to_map()
+    params = pl.col("event_params").list.filter(key.is_in(PARAM_KEYS)).list.to_map()
     collected = pl.col("collected_traffic_source")
     revenue = pl.col("ecommerce").struct.field("purchase_revenue").cast(pl.Float64, strict=False)
     # user_id is read only when it identifies customers
@@ -330,7 +325,7 @@ def _scan_events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> p
     return (
         lazy.with_row_index("_row", offset=1)
         .with_columns(_params=params)
-        .with_columns(**{f"_{k}": pl.col("_params").map.get(k) for k in _KEYS})
+        .with_columns(**{f"_{k}": pl.col("_params").map.get(k) for k in PARAM_KEYS})
         .select(
             "_row",
             pl.col("user_pseudo_id").alias("pseudo"),
@@ -339,8 +334,8 @@ def _scan_events(lazy: pl.LazyFrame, identity: str, conversions: list[str]) -> p
             conversion=pl.col("event_name").is_in(conversions).fill_null(False),
             sid=_number("_ga_session_id", pl.Int64()),
             value=pl.coalesce(revenue, _number("_value", pl.Float64())),
-            **{f"p_{k}": pl.col(f"_{k}").struct.field("string_value") for k in _TEXT_KEYS},
-            **{c: collected.struct.field(f) for c, f in _COLLECTED_AS.items()},
+            **{f"p_{k}": pl.col(f"_{k}").struct.field("string_value") for k in TEXT_KEYS},
+            **{c: collected.struct.field(f) for c, f in COLLECTED.items()},
         )
     )
 

@@ -26,28 +26,41 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-__all__ = ["CLICKED", "PARAM_KEYS", "TRAFFIC", "decode"]
+__all__ = [
+    "CLICKED",
+    "COLLECTED",
+    "PARAM_KEYS",
+    "SESSION_ID_FIELDS",
+    "TEXT_KEYS",
+    "TRAFFIC",
+    "VALUE_FIELDS",
+    "decode",
+]
 
 PARAM_KEYS = ("ga_session_id", "source", "medium", "campaign", "gclid", "value")
 """The event parameters the reader looks at."""
 
-_COLLECTED = {
+COLLECTED = {
     "c_source": "manual_source",
     "c_medium": "manual_medium",
     "c_campaign": "manual_campaign_name",
     "c_gclid": "gclid",
 }
-_TEXT = ("source", "medium", "campaign", "gclid")  # the parameters that are traffic
+"""Traffic columns from ``collected_traffic_source``, and the field each is read from."""
+TEXT_KEYS = ("source", "medium", "campaign", "gclid")
+"""The event parameters that are traffic."""
 
-TRAFFIC = (*(f"p_{k}" for k in _TEXT), *_COLLECTED)
+TRAFFIC = (*(f"p_{k}" for k in TEXT_KEYS), *COLLECTED)
 """An event's raw traffic: its parameters' (``p_``) and ``collected_traffic_source``'s (``c_``)."""
 
 CLICKED = "(click id)"
 """What the traffic table holds for a ``gclid``: only whether there is one matters."""
 
 _PARAMS = "event_params.list.element."
-_SID = ("int_value", "string_value")  # where a ga_session_id may be, in order
-_VALUE = ("double_value", "int_value", "string_value")
+SESSION_ID_FIELDS = ("int_value", "string_value")
+"""Where a parameter's ``ga_session_id`` may be, in the order they are read."""
+VALUE_FIELDS = ("double_value", "int_value", "string_value")
+"""Where a parameter's ``value`` may be, in the order they are read."""
 
 
 class _Unusual(Exception):
@@ -220,7 +233,7 @@ def _columns(schema: Any, identity: str) -> dict[str, str]:
         _PARAMS + "value.string_value": "text",
         _PARAMS + "value.int_value": "int",
         _PARAMS + "value.double_value": "real",
-        **{f"collected_traffic_source.{f}": "text" for f in _COLLECTED.values()},
+        **{f"collected_traffic_source.{f}": "text" for f in COLLECTED.values()},
         "ecommerce.purchase_revenue": "real",
     }
     if identity == "user_id":
@@ -324,7 +337,7 @@ def _batch(
         at = np.repeat(np.arange(n, dtype=np.int32), sizes)[chosen].astype(np.int64)
     else:
         at = pc.list_parent_indices(params).to_numpy()[chosen]
-    value = {f: _field(element, "value", f) for f in _VALUE}
+    value = {f: _field(element, "value", f) for f in VALUE_FIELDS}
     strings = value["string_value"]
     text = None if strings is None else _codes(strings, chosen)
 
@@ -350,19 +363,20 @@ def _batch(
         found = [pc.cast(a, cast) for f in fields if (a := param(k, f)) is not None]
         return pc.coalesce(*found) if found else pa.nulls(n, cast)
 
-    cols["sid"] = number("ga_session_id", _SID[:-1], pa.int64())
+    cols["sid"] = number("ga_session_id", SESSION_ID_FIELDS[:-1], pa.int64())
     cols["sid_text"] = _words(param("ga_session_id", "string_value"), strings, n)
-    cols["value"] = number("value", _VALUE[:-1], pa.float64())
+    cols["value"] = number("value", VALUE_FIELDS[:-1], pa.float64())
     cols["value_text"] = _words(param("value", "string_value"), strings, n)
     revenue = _field(column("ecommerce"), "purchase_revenue")
     cols["revenue"] = pa.nulls(n, pa.float64()) if revenue is None else revenue
 
     # the traffic: eight string codes per event, made one code per distinct tuple
     raw: list[tuple[np.ndarray, Any]] = [
-        (param(k, "string_value"), None if strings is None else strings.dictionary) for k in _TEXT
+        (param(k, "string_value"), None if strings is None else strings.dictionary)
+        for k in TEXT_KEYS
     ]
     collected = column("collected_traffic_source")
-    for c in _COLLECTED.values():
+    for c in COLLECTED.values():
         got = _field(collected, c)
         raw.append(
             (np.full(n, -1, dtype=np.int64), None) if got is None else (_codes(got), got.dictionary)
